@@ -1,0 +1,139 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/fleetproof/fleetproof/internal/settings"
+)
+
+// Config is the agent's configuration.
+type Config struct {
+	// ServerURL is the collector's HTTP base URL, used for enrollment.
+	ServerURL        string
+	EnrollSecret     string
+	EnrollSecretFile string
+	StateDir         string
+	Tags             map[string]string
+	LogLevel         string
+
+	Sources settings.Sources
+}
+
+// EnvPrefix prefixes the agent's environment variables.
+const EnvPrefix = "FLEETPROOF_"
+
+// DefaultPath is the config file read when -config is not given and it
+// exists.
+func DefaultPath() string {
+	switch runtime.GOOS {
+	case "windows":
+		return `C:\ProgramData\Fleetproof\agent.yaml`
+	case "darwin":
+		return "/Library/Application Support/Fleetproof/agent.yaml"
+	}
+	return "/etc/fleetproof/agent.yaml"
+}
+
+// DefaultStateDir is where identity, spool and enrollment live.
+func DefaultStateDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		return `C:\ProgramData\Fleetproof\state`
+	case "darwin":
+		return "/Library/Application Support/Fleetproof/state"
+	}
+	return "/var/lib/fleetproof"
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{StateDir: DefaultStateDir(), LogLevel: "info"}
+}
+
+type C = Config
+
+// Fields lists every key.
+var Fields = []settings.Field[Config]{
+	{Key: "server_url", Help: "collector URL for enrollment, e.g. https://fleetproof.example.com", Set: settings.String(func(c *C) *string { return &c.ServerURL })},
+	{Key: "enroll_secret", Help: "enroll secret from your MDM", Secret: true, Set: settings.String(func(c *C) *string { return &c.EnrollSecret })},
+	{Key: "enroll_secret_file", Help: "file holding the enroll secret", Set: settings.String(func(c *C) *string { return &c.EnrollSecretFile })},
+	{Key: "state_dir", Help: "directory for the device key, spool and enrollment", Set: settings.String(func(c *C) *string { return &c.StateDir })},
+	{Key: "tags", Help: "device tags, key=value,key=value (e.g. department=eng)", Set: settings.Pairs(func(c *C) *map[string]string { return &c.Tags })},
+	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
+}
+
+// RegisterFlags adds the agent's flags to fs.
+func RegisterFlags(fs *flag.FlagSet) { settings.RegisterFlags(fs, Fields) }
+
+// Load merges defaults, the config file, the environment and flags.
+func Load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
+	c := Default()
+	path := settings.ConfigPath(fs, EnvPrefix+"CONFIG", getenv)
+	if path == "" {
+		if _, err := os.Stat(DefaultPath()); err == nil {
+			path = DefaultPath()
+		}
+	}
+	src, err := settings.Merge(&c, Fields,
+		settings.File[Config](path),
+		settings.Environment[Config](EnvPrefix, getenv),
+		settings.Flags[Config](fs),
+	)
+	c.Sources = src
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the merged configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s (from %s): %s", key, c.Sources.Of(key), fmt.Sprintf(format, args...)))
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "must not be empty")
+	} else if abs, err := filepath.Abs(c.StateDir); err == nil {
+		c.StateDir = abs
+	}
+	if c.ServerURL != "" {
+		u, err := url.Parse(c.ServerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("server_url", "%q is not an http(s) URL", c.ServerURL)
+		}
+	}
+	if c.EnrollSecretFile != "" {
+		b, err := os.ReadFile(c.EnrollSecretFile)
+		if err != nil {
+			bad("enroll_secret_file", "%v", err)
+		} else {
+			c.EnrollSecret = strings.TrimSpace(string(b))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// RunRequirements are needed to deliver evidence (not to run checks locally).
+func (c *Config) RunRequirements() error {
+	var errs []error
+	if c.ServerURL == "" {
+		errs = append(errs, fmt.Errorf("config: server_url is required to deliver evidence (flag -server-url, env %sSERVER_URL, or %s)", EnvPrefix, DefaultPath()))
+	}
+	if c.EnrollSecret == "" {
+		errs = append(errs, fmt.Errorf("config: enroll_secret is required to enroll (flag -enroll-secret, env %sENROLL_SECRET, or enroll_secret_file)", EnvPrefix))
+	}
+	return errors.Join(errs...)
+}

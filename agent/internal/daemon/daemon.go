@@ -1,0 +1,222 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetproof/fleetproof/agent/internal/checks"
+	"github.com/fleetproof/fleetproof/agent/internal/config"
+	"github.com/fleetproof/fleetproof/agent/internal/enroll"
+	"github.com/fleetproof/fleetproof/agent/internal/hostfacts"
+	"github.com/fleetproof/fleetproof/agent/internal/identity"
+	"github.com/fleetproof/fleetproof/agent/internal/publish"
+	"github.com/fleetproof/fleetproof/agent/internal/spool"
+	"github.com/fleetproof/fleetproof/evidence"
+	"github.com/fleetproof/fleetproof/queries"
+)
+
+// SpoolFile is the spool's file in the state directory.
+const SpoolFile = "spool.db"
+
+// Options configure Run.
+type Options struct {
+	Config  config.Config
+	Engine  checks.Engine
+	Catalog *queries.Catalog
+	Logger  *slog.Logger
+	Version string
+	// Once runs every check one time, delivers, and returns.
+	Once bool
+	// OnceTimeout bounds delivery in Once mode.
+	OnceTimeout time.Duration
+	// HeartbeatEvery is how often a heartbeat is queued; 5m when zero.
+	HeartbeatEvery time.Duration
+}
+
+// Run runs the agent until ctx ends (or, with Once, until delivered).
+func Run(ctx context.Context, o Options) error {
+	if err := o.Config.RunRequirements(); err != nil {
+		return err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.HeartbeatEvery == 0 {
+		o.HeartbeatEvery = 5 * time.Minute
+	}
+	if o.OnceTimeout == 0 {
+		o.OnceTimeout = 2 * time.Minute
+	}
+	log := o.Logger
+	cfg := o.Config
+	facts := hostfacts.Collect(ctx)
+	id, err := identity.LoadOrCreate(cfg.StateDir, facts.HardwareUUID)
+	if err != nil {
+		return err
+	}
+	log = log.With("device_id", id.DeviceID)
+	sp, err := spool.Open(spool.Options{Path: filepath.Join(cfg.StateDir, SpoolFile), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+
+	runner := &checks.Runner{Engine: o.Engine, Pack: o.Catalog.Pack, Platform: runtime.GOOS}
+	applicable := runner.Applicable(o.Catalog)
+	log.Info("agent starting", "version", o.Version, "checks", len(applicable), "engine", o.Engine.Name(), "once", o.Once)
+
+	// In Once mode results are spooled before enrolling, so a collector
+	// that is down still leaves the evidence on disk for the next run.
+	if o.Once {
+		res := runner.RunAll(ctx, o.Catalog)
+		if err := sp.Append(res...); err != nil {
+			return err
+		}
+		if err := sp.SetHeartbeat(heartbeat(facts, sp, len(applicable))); err != nil {
+			return err
+		}
+	}
+
+	st, err := ensureEnrolled(ctx, cfg, id, facts, o.Version, log, !o.Once)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(strings.Join(st.Response.NATSURLs, ","),
+		nats.Name("fleetproof-agent "+id.DeviceID), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectJitter(time.Second, 5*time.Second))
+	if err != nil {
+		return fmt.Errorf("agent: connect %v: %w", st.Response.NATSURLs, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("agent: jetstream: %w", err)
+	}
+	pub := &publish.Publisher{
+		Spool: sp, JS: js, Signer: id, Logger: log,
+		Template: evidence.Envelope{Schema: evidence.SchemaVersion, DeviceID: id.DeviceID, AgentVersion: o.Version},
+	}
+	if o.Once {
+		return deliverOnce(ctx, pub, sp, o.OnceTimeout, log)
+	}
+
+	wake := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pub.Run(ctx, wake, 30*time.Second)
+	}()
+	schedule(ctx, applicable, runner, o.HeartbeatEvery, func(results []evidence.Result) {
+		if len(results) > 0 {
+			if err := sp.Append(results...); err != nil {
+				log.Error("spooling results failed", "err", err)
+			}
+		} else if err := sp.SetHeartbeat(heartbeat(facts, sp, len(applicable))); err != nil {
+			log.Error("spooling heartbeat failed", "err", err)
+		}
+		poke()
+	})
+	<-done
+	// One last bounded attempt, so a clean stop leaves little behind.
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := pub.Flush(fctx); err != nil {
+		log.Info("stopped with results still spooled; they are delivered on the next start", "sent", n, "pending", sp.Stats().Pending)
+	}
+	log.Info("agent stopped")
+	return nil
+}
+
+func heartbeat(f evidence.HostFacts, sp *spool.Spool, checks int) evidence.Heartbeat {
+	h := evidence.Heartbeat{ObservedAt: time.Now().UTC(), Hostname: f.Hostname, ChecksKnown: checks}
+	st := sp.Stats()
+	h.SpoolDepth = st.Pending + st.Sealed
+	if f.BootTime > 0 {
+		h.UptimeS = time.Now().Unix() - f.BootTime
+	}
+	return h
+}
+
+func deliverOnce(ctx context.Context, pub *publish.Publisher, sp *spool.Spool, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	backoff := 200 * time.Millisecond
+	for {
+		n, err := pub.Flush(ctx)
+		if err == nil {
+			log.Info("delivered", "envelopes", n)
+			return nil
+		}
+		if ctx.Err() != nil {
+			s := sp.Stats()
+			return fmt.Errorf("agent: not delivered within %s; %d results and %d envelopes stay spooled for the next run: %w", timeout, s.Pending, s.Sealed, err)
+		}
+		log.Warn("delivery failed; retrying", "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// ensureEnrolled returns the saved enrollment when it still matches the
+// configuration and key, and enrolls otherwise. With retry it keeps trying
+// through collector outages; a rejection is final either way.
+func ensureEnrolled(ctx context.Context, cfg config.Config, id *identity.Identity, facts evidence.HostFacts, version string, log *slog.Logger, retry bool) (enroll.State, error) {
+	st, ok, err := enroll.Load(cfg.StateDir)
+	if err != nil {
+		return st, err
+	}
+	if ok && st.ServerURL == cfg.ServerURL && st.PublicKey == id.PublicKey() && st.Response.DeviceID == id.DeviceID {
+		return st, nil
+	}
+	req := evidence.EnrollRequest{
+		Schema: evidence.SchemaVersion, Secret: cfg.EnrollSecret, DeviceID: id.DeviceID,
+		PublicKey: id.PublicKey(), AgentVersion: version, Host: facts, Tags: cfg.Tags,
+	}
+	backoff := time.Second
+	for {
+		resp, err := enroll.Enroll(ctx, nil, cfg.ServerURL, req)
+		if err == nil {
+			st = enroll.State{ServerURL: cfg.ServerURL, PublicKey: id.PublicKey(), Response: *resp}
+			if err := enroll.Save(cfg.StateDir, st); err != nil {
+				return st, err
+			}
+			log.Info("enrolled", "server", cfg.ServerURL, "nats", resp.NATSURLs)
+			return st, nil
+		}
+		if errors.Is(err, enroll.ErrRejected) || !retry || ctx.Err() != nil {
+			return st, err
+		}
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+		log.Warn("enrollment failed; retrying", "retry_in", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return st, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Minute)
+	}
+}
+

@@ -1,0 +1,145 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fleetproof/fleetproof/internal/settings"
+)
+
+// Config is everything `fleetproof-collector serve` and its reporting
+// subcommands need.
+type Config struct {
+	DataDir string
+	// HTTPListen serves enrollment, health and the API.
+	HTTPListen string
+	// NATSListen is where the embedded NATS server listens for agents;
+	// ignored when NATSURL names an external cluster.
+	NATSListen string
+	NATSURL    string
+	// NATSAdvertise is the URL agents are told to publish to; derived from
+	// NATSListen or NATSURL when empty.
+	NATSAdvertise string
+	// ClickHouseDSN selects an existing ClickHouse; empty means the
+	// collector runs a local clickhouse-server in DataDir.
+	ClickHouseDSN    string
+	ClickHouseBinary string
+	// EnrollSecrets are accepted from agents; several during a rotation.
+	EnrollSecrets    []string
+	EnrollSecretFile string
+	LogLevel         string
+	StreamMaxAge     time.Duration
+	IngestBatch      int
+
+	Sources settings.Sources
+}
+
+// EnvPrefix prefixes every environment variable of the collector.
+const EnvPrefix = "FLEETPROOF_COLLECTOR_"
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		DataDir:      "/var/lib/fleetproof-collector",
+		HTTPListen:   "127.0.0.1:8080",
+		NATSListen:   "127.0.0.1:4222",
+		LogLevel:     "info",
+		StreamMaxAge: 7 * 24 * time.Hour,
+		IngestBatch:  500,
+	}
+}
+
+type C = Config
+
+// Fields lists every key.
+var Fields = []settings.Field[Config]{
+	{Key: "data_dir", Help: "directory for NATS and ClickHouse data", Set: settings.String(func(c *C) *string { return &c.DataDir })},
+	{Key: "http_listen", Help: "address for enrollment, health and API", Set: settings.String(func(c *C) *string { return &c.HTTPListen })},
+	{Key: "nats_listen", Help: "address of the embedded NATS server", Set: settings.String(func(c *C) *string { return &c.NATSListen })},
+	{Key: "nats_url", Help: "external NATS cluster URL (disables the embedded server)", Set: settings.String(func(c *C) *string { return &c.NATSURL })},
+	{Key: "nats_advertise", Help: "NATS URL(s) given to agents at enrollment, comma-separated", Set: settings.String(func(c *C) *string { return &c.NATSAdvertise })},
+	{Key: "clickhouse_dsn", Help: "ClickHouse DSN, clickhouse://host:9000/db (empty: run a local server)", Set: settings.String(func(c *C) *string { return &c.ClickHouseDSN })},
+	{Key: "clickhouse_binary", Help: "clickhouse-server binary for the local server", Set: settings.String(func(c *C) *string { return &c.ClickHouseBinary })},
+	{Key: "enroll_secrets", Help: "accepted enroll secrets, comma-separated (several during a rotation)", Secret: true, Set: settings.List(func(c *C) *[]string { return &c.EnrollSecrets })},
+	{Key: "enroll_secret_file", Help: "file holding enroll secrets, one per line", Set: settings.String(func(c *C) *string { return &c.EnrollSecretFile })},
+	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
+	{Key: "stream_max_age", Help: "how long raw envelopes stay in JetStream", Set: settings.Duration(func(c *C) *time.Duration { return &c.StreamMaxAge })},
+	{Key: "ingest_batch", Help: "messages per ingest fetch", Set: settings.Int(func(c *C) *int { return &c.IngestBatch })},
+}
+
+// RegisterFlags adds the collector's flags to fs.
+func RegisterFlags(fs *flag.FlagSet) { settings.RegisterFlags(fs, Fields) }
+
+// Load merges defaults, the file named by -config (or
+// FLEETPROOF_COLLECTOR_CONFIG), the environment and the flags that were
+// set, then validates.
+func Load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
+	c := Default()
+	src, err := settings.Merge(&c, Fields,
+		settings.File[Config](settings.ConfigPath(fs, EnvPrefix+"CONFIG", getenv)),
+		settings.Environment[Config](EnvPrefix, getenv),
+		settings.Flags[Config](fs),
+	)
+	c.Sources = src
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the merged configuration once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s (from %s): %s", key, c.Sources.Of(key), fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	} else if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+		bad("http_listen", "%q is not host:port", c.HTTPListen)
+	}
+	if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+		bad("nats_listen", "%q is not host:port", c.NATSListen)
+	}
+	if c.EnrollSecretFile != "" {
+		b, err := os.ReadFile(c.EnrollSecretFile)
+		if err != nil {
+			bad("enroll_secret_file", "%v", err)
+		} else {
+			c.EnrollSecrets = append(c.EnrollSecrets, strings.Fields(string(b))...)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.StreamMaxAge < time.Hour {
+		bad("stream_max_age", "%s is below the 1h minimum", c.StreamMaxAge)
+	}
+	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
+		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
+	}
+	if c.ClickHouseDSN != "" && !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
+		bad("clickhouse_dsn", "want clickhouse://host:port/database (native protocol)")
+	}
+	return errors.Join(errs...)
+}
+
+// ServeRequirements are checked only by serve: reporting commands need no
+// enroll secret.
+func (c *Config) ServeRequirements() error {
+	if len(c.EnrollSecrets) == 0 {
+		return fmt.Errorf("config: enroll_secrets (from %s): at least one enroll secret is required to admit agents (flag -enroll-secrets, env %sENROLL_SECRETS, or enroll_secret_file)", c.Sources.Of("enroll_secrets"), EnvPrefix)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package enroll
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/fleetproof/fleetproof/collector/internal/store"
+	"github.com/fleetproof/fleetproof/evidence"
+)
+
+// Devices is the storage enrollment needs.
+type Devices interface {
+	Device(ctx context.Context, id string) (store.Device, error)
+	UpsertDevice(ctx context.Context, d store.Device) error
+}
+
+// Handler serves evidence.EnrollPath.
+type Handler struct {
+	// Secrets lists the enroll secrets accepted now; more than one is valid
+	// while a secret is being rotated.
+	Secrets  []string
+	Devices  Devices
+	NATSURLs []string
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Enrolled, if set, is called after a device (re-)enrolled, so caches
+	// of its key can be dropped.
+	Enrolled func(deviceID string)
+}
+
+const maxBody = 64 << 10
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	var req evidence.EnrollRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, "malformed enrollment request: "+err.Error())
+		return
+	}
+	if !h.secretOK(req.Secret) {
+		h.log().Warn("enrollment refused: bad secret", "device_id", req.DeviceID, "remote", r.RemoteAddr)
+		httpError(w, http.StatusUnauthorized, "enroll secret not accepted")
+		return
+	}
+	if err := validate(&req); err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	t := now().UTC().Truncate(time.Second)
+	enrolledAt := t
+	prev, err := h.Devices.Device(r.Context(), req.DeviceID)
+	switch {
+	case err == nil:
+		enrolledAt = prev.EnrolledAt
+		if prev.PublicKey != req.PublicKey {
+			// Legitimate after a reinstall that lost the state dir; it is
+			// logged because it is also what a spoofing attempt looks like.
+			h.log().Warn("device re-enrolled with a new key", "device_id", req.DeviceID, "remote", r.RemoteAddr)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		h.log().Error("enrollment: device lookup failed", "err", err)
+		httpError(w, http.StatusServiceUnavailable, "storage unavailable; retry later")
+		return
+	}
+	d := store.Device{
+		DeviceID: req.DeviceID, PublicKey: req.PublicKey, Hostname: req.Host.Hostname, OS: req.Host.OS,
+		Platform: req.Host.Platform, PlatformVersion: req.Host.PlatformVersion, KernelVersion: req.Host.KernelVersion,
+		Arch: req.Host.Arch, HardwareUUID: req.Host.HardwareUUID, Serial: req.Host.Serial,
+		AgentVersion: req.AgentVersion, Tags: req.Tags, EnrolledAt: enrolledAt, UpdatedAt: t,
+	}
+	if err := h.Devices.UpsertDevice(r.Context(), d); err != nil {
+		h.log().Error("enrollment: store device failed", "err", err)
+		httpError(w, http.StatusServiceUnavailable, "storage unavailable; retry later")
+		return
+	}
+	if h.Enrolled != nil {
+		h.Enrolled(req.DeviceID)
+	}
+	h.log().Info("device enrolled", "device_id", req.DeviceID, "hostname", req.Host.Hostname, "os", req.Host.OS)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(evidence.EnrollResponse{
+		Schema: evidence.SchemaVersion, DeviceID: req.DeviceID, NATSURLs: h.NATSURLs, EnrolledAt: enrolledAt,
+	})
+}
+
+func (h *Handler) secretOK(s string) bool {
+	ok := false
+	for _, want := range h.Secrets {
+		// Compare against every secret so timing says nothing about which.
+		if want != "" && subtle.ConstantTimeCompare([]byte(s), []byte(want)) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+func validate(req *evidence.EnrollRequest) error {
+	switch {
+	case req.Schema < 1 || req.Schema > evidence.SchemaVersion:
+		return fmt.Errorf("unknown schema version %d", req.Schema)
+	case !evidence.ValidDeviceID(req.DeviceID):
+		return fmt.Errorf("device_id %q is not valid (letters, digits, '-' and '_', up to 128)", req.DeviceID)
+	case !nkeys.IsValidPublicUserKey(req.PublicKey):
+		return fmt.Errorf("public_key is not a NATS user public key")
+	case req.Host.OS == "":
+		return errors.New("host.os is required")
+	}
+	return nil
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}

@@ -1,0 +1,290 @@
+package ingest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/fleetproof/fleetproof/collector/internal/store"
+	"github.com/fleetproof/fleetproof/evidence"
+)
+
+// Store is what ingest needs from storage.
+type Store interface {
+	InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, receivedAt time.Time) error
+	InsertDeadLetters(ctx context.Context, dls []store.DeadLetter) error
+	Device(ctx context.Context, id string) (store.Device, error)
+}
+
+// Options configure an Ingester.
+type Options struct {
+	Consumer jetstream.Consumer
+	Store    Store
+	Logger   *slog.Logger
+	// BatchSize is how many messages one fetch takes; each message holds
+	// many results, so inserts are far larger than this.
+	BatchSize int
+	// MaxWait bounds how long a fetch waits to fill a batch.
+	MaxWait time.Duration
+	// MaxMessageBytes refuses larger messages as dead letters.
+	MaxMessageBytes int
+	// MaxBackoff caps the wait between retries while ClickHouse fails.
+	MaxBackoff time.Duration
+	Now        func() time.Time
+}
+
+// Stats count what an Ingester has done since it started.
+type Stats struct {
+	Envelopes   uint64
+	Results     uint64
+	DeadLetters uint64
+	Batches     uint64
+	Retries     uint64
+}
+
+// Ingester runs the fetch → verify → insert → ack loop.
+type Ingester struct {
+	o    Options
+	log  *slog.Logger
+	keys sync.Map // device id → ed25519.PublicKey
+
+	envelopes, results, dead, batches, retries atomic.Uint64
+	notify                                     chan struct{}
+}
+
+// New returns an Ingester; Run starts it.
+func New(o Options) *Ingester {
+	if o.BatchSize == 0 {
+		o.BatchSize = 500
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = time.Second
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = 4 << 20
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Ingester{o: o, log: o.Logger.With("component", "ingest"), notify: make(chan struct{}, 1)}
+}
+
+// Stats returns the counters.
+func (in *Ingester) Stats() Stats {
+	return Stats{
+		Envelopes: in.envelopes.Load(), Results: in.results.Load(), DeadLetters: in.dead.Load(),
+		Batches: in.batches.Load(), Retries: in.retries.Load(),
+	}
+}
+
+// Progress is signalled (without blocking) after every committed batch, so
+// callers can wait for ingest instead of sleeping.
+func (in *Ingester) Progress() <-chan struct{} { return in.notify }
+
+// Forget drops a cached device key, e.g. after re-enrollment or revocation.
+func (in *Ingester) Forget(deviceID string) { in.keys.Delete(deviceID) }
+
+// Run fetches and ingests until ctx ends.
+func (in *Ingester) Run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		batch, err := in.o.Consumer.Fetch(in.o.BatchSize, jetstream.FetchMaxWait(in.o.MaxWait))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			in.log.Warn("fetch failed", "err", err)
+			if !sleep(ctx, time.Second) {
+				break
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil {
+			in.log.Debug("fetch ended early", "err", err)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := in.process(ctx, msgs); err != nil {
+			in.retries.Add(1)
+			backoff = min(max(2*backoff, 500*time.Millisecond), in.o.MaxBackoff)
+			in.log.Error("batch not stored; will retry", "messages", len(msgs), "retry_in", backoff, "err", err)
+			for _, m := range msgs {
+				_ = m.NakWithDelay(backoff)
+			}
+			if !sleep(ctx, backoff) {
+				break
+			}
+			continue
+		}
+		backoff = 0
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// process verifies, stores and acks one batch. An error means nothing was
+// acknowledged and the whole batch must be retried.
+func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
+	now := in.o.Now()
+	var good []*evidence.Envelope
+	var dead []store.DeadLetter
+	for _, m := range msgs {
+		env, reason, err := in.verify(ctx, m, now)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			dl := store.DeadLetter{
+				Subject: m.Subject(), MsgID: m.Headers().Get(evidence.MsgIDHeader),
+				DeviceID: subjectDevice(m.Subject()), Reason: reason, Payload: m.Data(), ReceivedAt: now,
+			}
+			if md, err := m.Metadata(); err == nil {
+				dl.Stream, dl.StreamSeq = md.Stream, md.Sequence.Stream
+			}
+			in.log.Warn("dead-lettered message", "subject", dl.Subject, "reason", reason)
+			dead = append(dead, dl)
+			continue
+		}
+		good = append(good, env)
+	}
+	if err := in.o.Store.InsertEnvelopes(ctx, good, now); err != nil {
+		return err
+	}
+	if err := in.o.Store.InsertDeadLetters(ctx, dead); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := m.Ack(); err != nil {
+			// The rows are stored; a redelivery will collapse into them.
+			in.log.Warn("ack failed; message will be redelivered and de-duplicated", "subject", m.Subject(), "err", err)
+		}
+	}
+	in.batches.Add(1)
+	in.envelopes.Add(uint64(len(good)))
+	in.dead.Add(uint64(len(dead)))
+	var n uint64
+	for _, e := range good {
+		n += uint64(len(e.Results))
+	}
+	in.results.Add(n)
+	select {
+	case in.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Dead-letter reason codes; the text after the colon is the detail.
+const (
+	ReasonTooLarge        = "too_large"
+	ReasonBadSubject      = "bad_subject"
+	ReasonMalformed       = "malformed"
+	ReasonUnknownSchema   = "unknown_schema"
+	ReasonInvalid         = "invalid"
+	ReasonSubjectMismatch = "subject_mismatch"
+	ReasonUnknownDevice   = "unknown_device"
+	ReasonBadSignature    = "bad_signature"
+)
+
+// verify returns the envelope, or a dead-letter reason, or an error when
+// the decision cannot be made now (storage unreachable).
+func (in *Ingester) verify(ctx context.Context, m jetstream.Msg, now time.Time) (*evidence.Envelope, string, error) {
+	data := m.Data()
+	if len(data) > in.o.MaxMessageBytes {
+		return nil, fmt.Sprintf("%s: %d bytes > %d", ReasonTooLarge, len(data), in.o.MaxMessageBytes), nil
+	}
+	dev := subjectDevice(m.Subject())
+	if dev == "" {
+		return nil, ReasonBadSubject + ": " + m.Subject(), nil
+	}
+	env, err := evidence.Decode(data, now)
+	switch {
+	case errors.Is(err, evidence.ErrMalformed):
+		return nil, ReasonMalformed + ": " + err.Error(), nil
+	case errors.Is(err, evidence.ErrUnknownSchema):
+		return nil, ReasonUnknownSchema + ": " + err.Error(), nil
+	case err != nil:
+		return nil, ReasonInvalid + ": " + err.Error(), nil
+	}
+	if env.DeviceID != dev {
+		return nil, fmt.Sprintf("%s: subject names %q, envelope says %q", ReasonSubjectMismatch, dev, env.DeviceID), nil
+	}
+	sig := m.Headers().Get(evidence.SignatureHeader)
+	for attempt := 0; attempt < 2; attempt++ {
+		key, err := in.key(ctx, dev, attempt > 0)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ReasonUnknownDevice + ": " + dev, nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if evidence.Verify(key, data, sig) {
+			return env, "", nil
+		}
+		// The device may have re-enrolled with a new key through another
+		// collector: look again once before refusing.
+	}
+	if sig == "" {
+		return nil, ReasonBadSignature + ": unsigned", nil
+	}
+	return nil, ReasonBadSignature + ": does not verify against the enrolled key of " + dev, nil
+}
+
+func (in *Ingester) key(ctx context.Context, dev string, refresh bool) (ed25519.PublicKey, error) {
+	if !refresh {
+		if k, ok := in.keys.Load(dev); ok {
+			return k.(ed25519.PublicKey), nil
+		}
+	}
+	d, err := in.o.Store.Device(ctx, dev)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := nkeys.Decode(nkeys.PrefixByteUser, []byte(d.PublicKey))
+	if err != nil {
+		// A malformed stored key cannot verify anything; treat as unknown.
+		return nil, fmt.Errorf("device %s: stored public key: %v: %w", dev, err, store.ErrNotFound)
+	}
+	k := ed25519.PublicKey(raw)
+	in.keys.Store(dev, k)
+	return k, nil
+}
+
+// subjectDevice returns the device token of evidence.v1.<device>.<kind>.
+func subjectDevice(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 4 || parts[0] != "evidence" || parts[1] != "v1" || !evidence.ValidDeviceID(parts[2]) {
+		return ""
+	}
+	return parts[2]
+}

@@ -1,0 +1,163 @@
+package posture
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fleetproof/fleetproof/collector/internal/store"
+	"github.com/fleetproof/fleetproof/queries"
+)
+
+// StatusUnknown is reported for a device that should have a result for a
+// check but has none, or only one older than the staleness window. It is
+// never counted as passing.
+const StatusUnknown = "unknown"
+
+// Entry is the posture of one check on one device.
+type Entry struct {
+	DeviceID   string     `json:"device_id"`
+	Hostname   string     `json:"hostname"`
+	OS         string     `json:"os"`
+	CheckID    string     `json:"check_id"`
+	Title      string     `json:"title"`
+	Status     string     `json:"status"`
+	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	Stale      bool       `json:"stale,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	// Detail names what made a check fail, from the rows it returned.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Summary counts devices per status for one check.
+type Summary struct {
+	CheckID       string `json:"check_id"`
+	Title         string `json:"title"`
+	Devices       int    `json:"devices"`
+	Pass          int    `json:"pass"`
+	Fail          int    `json:"fail"`
+	Error         int    `json:"error"`
+	NotApplicable int    `json:"not_applicable"`
+	Unknown       int    `json:"unknown"`
+}
+
+// Report is the fleet's posture as of At.
+type Report struct {
+	At      time.Time `json:"at"`
+	Entries []Entry   `json:"entries"`
+	Summary []Summary `json:"summary"`
+}
+
+// Options tune Build.
+type Options struct {
+	// StaleAfter is how many check intervals may pass before a result no
+	// longer counts; 3 when zero.
+	StaleAfter int
+}
+
+// Build computes the report. Devices enrolled after at are left out; every
+// other device gets one entry per check that applies to its OS.
+func Build(at time.Time, devices []store.Device, latest []store.Latest, cat *queries.Catalog, o Options) Report {
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 3
+	}
+	type key struct{ dev, check string }
+	byKey := make(map[key]store.Latest, len(latest))
+	for _, l := range latest {
+		byKey[key{l.DeviceID, l.CheckID}] = l
+	}
+	rep := Report{At: at.UTC()}
+	sums := map[string]*Summary{}
+	for _, d := range devices {
+		if d.EnrolledAt.After(at) {
+			continue
+		}
+		for _, c := range cat.ForPlatform(d.OS) {
+			e := Entry{DeviceID: d.DeviceID, Hostname: d.Hostname, OS: d.OS, CheckID: c.ID, Title: c.Title, Status: StatusUnknown}
+			if l, ok := byKey[key{d.DeviceID, c.ID}]; ok {
+				obs := l.ObservedAt.UTC()
+				e.ObservedAt = &obs
+				window := time.Duration(o.StaleAfter) * c.Interval
+				if at.Sub(obs) > window {
+					e.Stale = true
+					e.Reason = fmt.Sprintf("last result (%s, %s) is older than %s", l.Status, obs.Format(time.RFC3339), window)
+				} else {
+					e.Status, e.Reason = l.Status, l.Reason
+					if l.Error != "" {
+						e.Reason = l.Error
+					}
+					if l.Status == "fail" {
+						e.Detail = failingDetail(l.Rows)
+					}
+				}
+			} else {
+				e.Reason = "no result reported"
+			}
+			rep.Entries = append(rep.Entries, e)
+			s := sums[c.ID]
+			if s == nil {
+				s = &Summary{CheckID: c.ID, Title: c.Title}
+				sums[c.ID] = s
+			}
+			s.add(e.Status)
+		}
+	}
+	sort.Slice(rep.Entries, func(i, j int) bool {
+		a, b := rep.Entries[i], rep.Entries[j]
+		if a.CheckID != b.CheckID {
+			return a.CheckID < b.CheckID
+		}
+		return a.DeviceID < b.DeviceID
+	})
+	for _, s := range sums {
+		rep.Summary = append(rep.Summary, *s)
+	}
+	sort.Slice(rep.Summary, func(i, j int) bool { return rep.Summary[i].CheckID < rep.Summary[j].CheckID })
+	return rep
+}
+
+func (s *Summary) add(status string) {
+	s.Devices++
+	switch status {
+	case "pass":
+		s.Pass++
+	case "fail":
+		s.Fail++
+	case "error":
+		s.Error++
+	case "not_applicable":
+		s.NotApplicable++
+	default:
+		s.Unknown++
+	}
+}
+
+// failingDetail renders the rows whose compliant column is not "1" as
+// "k=v k=v; k=v", the offending detail a security team acts on.
+func failingDetail(rowsJSON string) string {
+	var rows []map[string]string
+	if err := json.Unmarshal([]byte(rowsJSON), &rows); err != nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range rows {
+		if r["compliant"] == "1" {
+			continue
+		}
+		keys := make([]string, 0, len(r))
+		for k := range r {
+			if k != "compliant" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		kv := make([]string, 0, len(keys))
+		for _, k := range keys {
+			kv = append(kv, k+"="+r[k])
+		}
+		parts = append(parts, strings.Join(kv, " "))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/fleetproof/fleetproof/evidence"
+)
+
+// DeadLetter is a message ingest refused, kept with the reason so nothing
+// is dropped silently. Stream and StreamSeq identify the JetStream message,
+// which makes re-recording the same message idempotent.
+type DeadLetter struct {
+	Stream     string
+	StreamSeq  uint64
+	Subject    string
+	MsgID      string
+	DeviceID   string
+	Reason     string
+	Payload    []byte
+	ReceivedAt time.Time
+}
+
+// MaxDeadLetterPayload bounds the stored copy of a refused message.
+const MaxDeadLetterPayload = 256 << 10
+
+// InsertEnvelopes stores the results, heartbeats and gaps of accepted
+// envelopes, one batch insert per table. A failure part-way is safe to
+// retry as a whole: rows already written are collapsed by their keys.
+func (s *Store) InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, receivedAt time.Time) error {
+	if len(envs) == 0 {
+		return nil
+	}
+	recv := receivedAt.UTC().Truncate(time.Second)
+	var nres, nhb, ngap int
+	for _, e := range envs {
+		nres += len(e.Results)
+		if e.Heartbeat != nil {
+			nhb++
+		}
+		ngap += len(e.Gaps)
+	}
+	if nres > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO results (device_id, check_id, observed_at, status,
+			check_version, pack, pack_version, rows, reason, error, duration_ms, engine, agent_version,
+			envelope_seq, received_at)`)
+		if err != nil {
+			return fmt.Errorf("store: insert results: %w", err)
+		}
+		for _, e := range envs {
+			for _, r := range e.Results {
+				rows, err := json.Marshal(r.Rows)
+				if err != nil {
+					return fmt.Errorf("store: insert results: encode rows: %w", err)
+				}
+				if r.Rows == nil {
+					rows = []byte("[]")
+				}
+				err = b.Append(e.DeviceID, r.CheckID, r.ObservedAt.UTC(), string(r.Status),
+					uint32(max(r.CheckVersion, 0)), r.Pack, r.PackVersion, string(rows), r.Reason, r.Error,
+					uint32(min(max(r.DurationMS, 0), 1<<32-1)), r.Engine, e.AgentVersion, e.Seq, recv)
+				if err != nil {
+					b.Abort()
+					return fmt.Errorf("store: insert results: %w", err)
+				}
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("store: insert results: %w", err)
+		}
+	}
+	if nhb > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO heartbeats (device_id, observed_at, hostname,
+			uptime_s, spool_depth, envelope_seq, received_at)`)
+		if err != nil {
+			return fmt.Errorf("store: insert heartbeats: %w", err)
+		}
+		for _, e := range envs {
+			if h := e.Heartbeat; h != nil {
+				if err := b.Append(e.DeviceID, h.ObservedAt.UTC(), h.Hostname, h.UptimeS,
+					uint32(max(h.SpoolDepth, 0)), e.Seq, recv); err != nil {
+					b.Abort()
+					return fmt.Errorf("store: insert heartbeats: %w", err)
+				}
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("store: insert heartbeats: %w", err)
+		}
+	}
+	if ngap > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO gaps (device_id, gap_from, gap_to, dropped,
+			reason, envelope_seq, received_at)`)
+		if err != nil {
+			return fmt.Errorf("store: insert gaps: %w", err)
+		}
+		for _, e := range envs {
+			for _, g := range e.Gaps {
+				if err := b.Append(e.DeviceID, g.From.UTC(), g.To.UTC(), uint32(g.Dropped), g.Reason, e.Seq, recv); err != nil {
+					b.Abort()
+					return fmt.Errorf("store: insert gaps: %w", err)
+				}
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("store: insert gaps: %w", err)
+		}
+	}
+	return nil
+}
+
+// InsertDeadLetters records refused messages.
+func (s *Store) InsertDeadLetters(ctx context.Context, dls []DeadLetter) error {
+	if len(dls) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO dead_letters (stream, stream_seq, subject, msg_id,
+		device_id, reason, payload, received_at)`)
+	if err != nil {
+		return fmt.Errorf("store: insert dead letters: %w", err)
+	}
+	for _, d := range dls {
+		p := d.Payload
+		if len(p) > MaxDeadLetterPayload {
+			p = p[:MaxDeadLetterPayload]
+		}
+		if err := b.Append(d.Stream, d.StreamSeq, d.Subject, d.MsgID, d.DeviceID, d.Reason, string(p),
+			d.ReceivedAt.UTC().Truncate(time.Second)); err != nil {
+			b.Abort()
+			return fmt.Errorf("store: insert dead letters: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("store: insert dead letters: %w", err)
+	}
+	return nil
+}

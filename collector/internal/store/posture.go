@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Latest is the newest result of one check on one device at or before a
+// given instant.
+type Latest struct {
+	DeviceID   string
+	CheckID    string
+	Status     string
+	ObservedAt time.Time
+	Reason     string
+	Error      string
+	Rows       string // JSON array of the rows that explain the status
+}
+
+// LatestResults returns, per (device, check), the newest result observed
+// at or before at. argMax over a time-bounded scan is correct before
+// ReplacingMergeTree has merged duplicates: duplicates carry equal values.
+func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, error) {
+	rows, err := s.conn.Query(ctx, `
+		SELECT device_id, check_id,
+		       toString(argMax(status, observed_at)) AS st,
+		       max(observed_at) AS last,
+		       argMax(reason, observed_at) AS rsn,
+		       argMax(error, observed_at) AS err,
+		       argMax(rows, observed_at) AS rws
+		FROM results
+		WHERE observed_at <= toDateTime(?)
+		GROUP BY device_id, check_id
+		ORDER BY check_id, device_id`, at.UTC().Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: latest results: %w", err)
+	}
+	defer rows.Close()
+	var out []Latest
+	for rows.Next() {
+		var l Latest
+		if err := rows.Scan(&l.DeviceID, &l.CheckID, &l.Status, &l.ObservedAt, &l.Reason, &l.Error, &l.Rows); err != nil {
+			return nil, fmt.Errorf("store: latest results: %w", err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: latest results: %w", err)
+	}
+	return out, nil
+}
