@@ -92,8 +92,8 @@ func (in *Ingester) Stats() Stats {
 	}
 }
 
-// Progress is signalled (without blocking) after every committed batch, so
-// callers can wait for ingest instead of sleeping.
+// Progress is signalled (without blocking) after every committed or
+// failed batch, so callers can wait for ingest instead of sleeping.
 func (in *Ingester) Progress() <-chan struct{} { return in.notify }
 
 // Forget drops a cached device key, e.g. after re-enrollment or revocation.
@@ -131,6 +131,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 			for _, m := range msgs {
 				_ = m.NakWithDelay(backoff)
 			}
+			in.signal()
 			if !sleep(ctx, backoff) {
 				break
 			}
@@ -197,11 +198,15 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 		n += uint64(len(e.Results))
 	}
 	in.results.Add(n)
+	in.signal()
+	return nil
+}
+
+func (in *Ingester) signal() {
 	select {
 	case in.notify <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Dead-letter reason codes; the text after the colon is the detail.
