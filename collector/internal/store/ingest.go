@@ -43,7 +43,7 @@ func (s *Store) InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, 
 		ngap += len(e.Gaps)
 	}
 	if nres > 0 {
-		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO results (device_id, check_id, observed_at, status,
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO results (device_id, check_id, observed_at, observed_ns, status,
 			check_version, pack, pack_version, rows, reason, error, duration_ms, engine, agent_version,
 			envelope_seq, received_at)`)
 		if err != nil {
@@ -53,12 +53,13 @@ func (s *Store) InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, 
 			for _, r := range e.Results {
 				rows, err := json.Marshal(r.Rows)
 				if err != nil {
+					b.Abort() // releases the pooled connection the batch holds
 					return fmt.Errorf("store: insert results: encode rows: %w", err)
 				}
 				if r.Rows == nil {
 					rows = []byte("[]")
 				}
-				err = b.Append(e.DeviceID, r.CheckID, r.ObservedAt.UTC(), string(r.Status),
+				err = b.Append(e.DeviceID, r.CheckID, r.ObservedAt.UTC(), uint32(r.ObservedAt.Nanosecond()), string(r.Status),
 					uint32(max(r.CheckVersion, 0)), r.Pack, r.PackVersion, string(rows), r.Reason, r.Error,
 					uint32(min(max(r.DurationMS, 0), 1<<32-1)), r.Engine, e.AgentVersion, e.Seq, recv)
 				if err != nil {

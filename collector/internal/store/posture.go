@@ -24,13 +24,17 @@ type Latest struct {
 func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, error) {
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id,
-		       toString(argMax(status, observed_at)) AS st,
+		       toString(argMax(status, t)) AS st,
 		       max(observed_at) AS last,
-		       argMax(reason, observed_at) AS rsn,
-		       argMax(error, observed_at) AS err,
-		       argMax(rows, observed_at) AS rws
-		FROM results
-		WHERE observed_at <= toDateTime(?)
+		       argMax(reason, t) AS rsn,
+		       argMax(error, t) AS err,
+		       argMax(rows, t) AS rws
+		FROM (
+		    SELECT device_id, check_id, status, observed_at, reason, error, rows,
+		           toUInt64(observed_at) * 1000000000 + observed_ns AS t
+		    FROM results
+		    WHERE observed_at <= toDateTime(?)
+		)
 		GROUP BY device_id, check_id
 		ORDER BY check_id, device_id`, at.UTC().Unix())
 	if err != nil {

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS results (
     device_id     String,
     check_id      String,
     observed_at   DateTime,
+    -- Sub-second part of the observation: DateTime64 is not on 18.16, and
+    -- two runs of a check within one second are still two observations.
+    observed_ns   UInt32,
     status        Enum8('pass' = 1, 'fail' = 2, 'error' = 3, 'not_applicable' = 4),
     check_version UInt32,
     pack          String,
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS results (
     received_at   DateTime
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(observed_at)
-ORDER BY (device_id, check_id, observed_at);
+ORDER BY (device_id, check_id, observed_at, observed_ns);
 
 CREATE TABLE IF NOT EXISTS heartbeats (
     device_id    String,
