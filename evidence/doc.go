@@ -23,7 +23,8 @@
 // # Versions
 //
 //   - Schema 1 (Fleetproof 0.1): Envelope with Results, Heartbeat and Gaps;
-//     EnrollRequest/EnrollResponse.
+//     EnrollRequest/EnrollResponse (UserJWT optional: present when the
+//     collector runs NATS with decentralized auth); InboxPrefix.
 //
 // # Signing
 //

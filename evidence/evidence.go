@@ -107,6 +107,12 @@ func Subject(deviceID, kind string) string {
 	return "evidence.v1." + deviceID + "." + kind
 }
 
+// InboxPrefix is the reply-inbox prefix a device uses for its NATS
+// connection (nats.go's CustomInboxPrefix). A device's credentials allow
+// it to subscribe only below its own prefix, so it cannot read other
+// devices' publish acknowledgements.
+func InboxPrefix(deviceID string) string { return "_INBOX_" + deviceID }
+
 // SubjectWildcard matches every device's evidence subjects.
 const SubjectWildcard = "evidence.v1.>"
 

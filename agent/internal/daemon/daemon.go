@@ -91,9 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(strings.Join(st.Response.NATSURLs, ","),
-		nats.Name("fleetproof-agent "+id.DeviceID), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.ReconnectJitter(time.Second, 5*time.Second))
+	nc, err := nats.Connect(strings.Join(st.Response.NATSURLs, ","), natsOptions(id, st.Response)...)
 	if err != nil {
 		return fmt.Errorf("agent: connect %v: %w", st.Response.NATSURLs, err)
 	}
@@ -220,3 +218,22 @@ func ensureEnrolled(ctx context.Context, cfg config.Config, id *identity.Identit
 	}
 }
 
+func natsOptions(id *identity.Identity, resp evidence.EnrollResponse) []nats.Option {
+	opts := []nats.Option{
+		nats.Name("fleetproof-agent " + id.DeviceID),
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectJitter(time.Second, 5*time.Second),
+		// Acks come back on the device's own inbox, the only subjects its
+		// credentials may subscribe to.
+		nats.CustomInboxPrefix(evidence.InboxPrefix(id.DeviceID)),
+	}
+	if resp.UserJWT != "" {
+		// The collector issued a JWT for our public key; the seed signs the
+		// server's nonce and never leaves the device.
+		opts = append(opts, nats.UserJWT(
+			func() (string, error) { return resp.UserJWT, nil },
+			func(nonce []byte) ([]byte, error) { return id.Sign(nonce) },
+		))
+	}
+	return opts
+}

@@ -27,6 +27,9 @@ const usage = `fleetproof-collector turns agents' signed check results into stor
 Usage:
   fleetproof-collector serve   [flags]   run NATS, ingest and the HTTP endpoints
   fleetproof-collector posture [flags]   latest status per device and check as of a time
+  fleetproof-collector revoke -device ID -reason TEXT [-by NAME] [flags]
+                                         cut a device off: its NATS credentials stop working
+                                         within revocation_poll and it cannot re-enroll
   fleetproof-collector version
 
 Run "fleetproof-collector COMMAND -h" for a command's flags.
@@ -44,6 +47,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stderr)
 	case "posture":
 		err = runPosture(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		err = runRevoke(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "fleetproof-collector", Version)
 	case "help", "-h", "-help", "--help":
@@ -97,7 +102,7 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var at, format string
 	var stale int
 	cfg, _, err := loadConfig("posture", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&at, "at", "", "instant to report on (RFC 3339 or 2006-01-02); default now")
+		fs.StringVar(&at, "at", "", "instant to report on: RFC 3339, or a date meaning the end of that day (UTC); default now")
 		fs.StringVar(&format, "format", "table", "output format: "+strings.Join(posture.Formats, ", "))
 		fs.IntVar(&stale, "stale-after", 3, "a result older than this many check intervals counts as unknown")
 	})
@@ -139,6 +144,40 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return rep.Write(stdout, format)
 }
 
+func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var device, reason, by string
+	cfg, _, err := loadConfig("revoke", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&device, "device", "", "device id to revoke")
+		fs.StringVar(&reason, "reason", "", "why (kept as evidence)")
+		fs.StringVar(&by, "by", os.Getenv("USER"), "who revokes (kept as evidence)")
+	})
+	if err != nil {
+		return err
+	}
+	if device == "" || reason == "" {
+		return errors.New("revoke: -device and -reason are required")
+	}
+	dsn, err := resolveDSN(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, dsn, newLogger(stderr, cfg.LogLevel))
+	if err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	defer st.Close()
+	d, err := st.Device(ctx, device)
+	if err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	if err := st.Revoke(ctx, store.Revocation{DeviceID: d.DeviceID, PublicKey: d.PublicKey, RevokedAt: time.Now().UTC(),
+		Reason: reason, RevokedBy: by}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s (%s); running collectors apply it within %s\n", d.DeviceID, d.Hostname, cfg.RevocationPoll)
+	return nil
+}
+
 func validFormat(f string) bool {
 	for _, ok := range posture.Formats {
 		if f == ok {
@@ -154,19 +193,24 @@ func resolveDSN(cfg config.Config) (string, error) {
 	if cfg.ClickHouseDSN != "" {
 		return cfg.ClickHouseDSN, nil
 	}
-	path := filepath.Join(cfg.DataDir, serve.DSNFile)
-	b, err := os.ReadFile(path)
+	info, err := serve.ReadState(cfg.DataDir)
 	if err != nil {
-		return "", fmt.Errorf("no ClickHouse to read from: pass -clickhouse-dsn, or run `fleetproof-collector serve -data-dir %s` (it records its local server in %s): %w", cfg.DataDir, path, err)
+		return "", fmt.Errorf("no ClickHouse to read from: pass -clickhouse-dsn, or run `fleetproof-collector serve -data-dir %s` (it records its endpoints in %s): %w",
+			cfg.DataDir, filepath.Join(cfg.DataDir, serve.StateFile), err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return info.ClickHouseDSN, nil
 }
 
+// parseTime reads an instant. A bare date means the end of that day (UTC):
+// "posture on 2026-06-30" includes what was observed that day.
 func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+	if t, err := time.ParseInLocation("2006-01-02", s, time.UTC); err == nil {
+		return t.Add(24*time.Hour - time.Second), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not RFC 3339 (2006-01-02T15:04:05Z) or a date (2006-01-02)", s)
+	return time.Time{}, fmt.Errorf("%q is not RFC 3339 (2006-01-02T15:04:05Z) or a date (2006-01-02, meaning its end)", s)
 }

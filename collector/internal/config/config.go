@@ -36,6 +36,9 @@ type Config struct {
 	LogLevel         string
 	StreamMaxAge     time.Duration
 	IngestBatch      int
+	// RevocationPoll is how often revocations recorded in ClickHouse are
+	// applied; a revoked device is cut off within this long.
+	RevocationPoll time.Duration
 
 	Sources settings.Sources
 }
@@ -46,12 +49,13 @@ const EnvPrefix = "FLEETPROOF_COLLECTOR_"
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		DataDir:      "/var/lib/fleetproof-collector",
-		HTTPListen:   "127.0.0.1:8080",
-		NATSListen:   "127.0.0.1:4222",
-		LogLevel:     "info",
-		StreamMaxAge: 7 * 24 * time.Hour,
-		IngestBatch:  500,
+		DataDir:        "/var/lib/fleetproof-collector",
+		HTTPListen:     "127.0.0.1:8080",
+		NATSListen:     "127.0.0.1:4222",
+		LogLevel:       "info",
+		StreamMaxAge:   7 * 24 * time.Hour,
+		IngestBatch:    500,
+		RevocationPoll: 10 * time.Second,
 	}
 }
 
@@ -70,6 +74,7 @@ var Fields = []settings.Field[Config]{
 	{Key: "enroll_secret_file", Help: "file holding enroll secrets, one per line", Set: settings.String(func(c *C) *string { return &c.EnrollSecretFile })},
 	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
 	{Key: "stream_max_age", Help: "how long raw envelopes stay in JetStream", Set: settings.Duration(func(c *C) *time.Duration { return &c.StreamMaxAge })},
+	{Key: "revocation_poll", Help: "how often revocations are applied", Set: settings.Duration(func(c *C) *time.Duration { return &c.RevocationPoll })},
 	{Key: "ingest_batch", Help: "messages per ingest fetch", Set: settings.Int(func(c *C) *int { return &c.IngestBatch })},
 }
 
@@ -115,7 +120,14 @@ func (c *Config) Validate() error {
 		if err != nil {
 			bad("enroll_secret_file", "%v", err)
 		} else {
-			c.EnrollSecrets = append(c.EnrollSecrets, strings.Fields(string(b))...)
+			// One secret per line, as documented. Not strings.Fields: a
+			// secret containing a space would otherwise become several
+			// shorter ones, each of them accepted on its own.
+			for _, line := range strings.Split(string(b), "\n") {
+				if s := strings.TrimSpace(line); s != "" {
+					c.EnrollSecrets = append(c.EnrollSecrets, s)
+				}
+			}
 		}
 	}
 	switch c.LogLevel {
@@ -125,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamMaxAge < time.Hour {
 		bad("stream_max_age", "%s is below the 1h minimum", c.StreamMaxAge)
+	}
+	if c.RevocationPoll < 100*time.Millisecond || c.RevocationPoll > time.Hour {
+		bad("revocation_poll", "%s is outside 100ms..1h", c.RevocationPoll)
 	}
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
 		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/fleetproof/fleetproof/collector/internal/chtest"
 	"github.com/fleetproof/fleetproof/collector/internal/cli"
 	"github.com/fleetproof/fleetproof/collector/internal/config"
@@ -46,6 +48,7 @@ func startCollector(t *testing.T, dsn string) serve.Info {
 	cfg.NATSListen = "127.0.0.1:0"
 	cfg.ClickHouseDSN = dsn
 	cfg.EnrollSecrets = []string{secret}
+	cfg.RevocationPoll = 100 * time.Millisecond
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -238,5 +241,52 @@ func TestAgentWithWrongSecretIsRefusedAndKeepsItsResults(t *testing.T) {
 	waitResults(t, info, uint64(2*len(local)))
 	if n := len(stored(t, dsn)); n != 2*len(local) {
 		t.Errorf("stored %d results, want both runs' %d", n, 2*len(local))
+	}
+}
+
+func TestRevokedDeviceIsCutOffAndCannotReEnroll(t *testing.T) {
+	dsn := chtest.Database(t)
+	bin := buildAgent(t)
+	info := startCollector(t, dsn)
+	state := t.TempDir()
+	if _, errOut, err := runAgent(t, bin, "run", "--once", "-server-url", info.HTTPURL, "-enroll-secret", secret, "-state-dir", state); err != nil {
+		t.Fatalf("agent run: %v\n%s", err, errOut)
+	}
+	idBytes, _ := os.ReadFile(filepath.Join(state, "device_id"))
+	device := strings.TrimSpace(string(idBytes))
+	var st struct {
+		Response evidence.EnrollResponse `json:"response"`
+	}
+	b, _ := os.ReadFile(filepath.Join(state, "enrollment.json"))
+	if err := json.Unmarshal(b, &st); err != nil || st.Response.UserJWT == "" {
+		t.Fatalf("enrollment state has no NATS credentials: %v %s", err, b)
+	}
+	seed, _ := os.ReadFile(filepath.Join(state, "device.nk"))
+	connect := func() error {
+		nc, err := nats.Connect(info.NATSURL, nats.UserJWTAndSeed(st.Response.UserJWT, strings.TrimSpace(string(seed))), nats.NoReconnect())
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	if err := connect(); err != nil {
+		t.Fatalf("the device's own credentials do not work: %v", err)
+	}
+
+	var out, errOut bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"revoke", "-clickhouse-dsn", dsn, "-device", device, "-reason", "laptop stolen", "-by", "it@example.com"}, &out, &errOut); code != 0 {
+		t.Fatalf("revoke exited %d: %s", code, errOut.String())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for connect() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked device can still connect")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server: there is no event to await from outside
+	}
+	os.Remove(filepath.Join(state, "enrollment.json"))
+	_, stderr, err := runAgent(t, bin, "run", "--once", "-server-url", info.HTTPURL, "-enroll-secret", secret, "-state-dir", state)
+	if err == nil || !strings.Contains(stderr, "revoked") {
+		t.Fatalf("re-enrollment of a revoked device: err %v, stderr %s", err, stderr)
 	}
 }

@@ -20,6 +20,7 @@ import (
 type Devices interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	UpsertDevice(ctx context.Context, d store.Device) error
+	Revoked(ctx context.Context, deviceID string) (bool, error)
 }
 
 // Handler serves evidence.EnrollPath.
@@ -34,6 +35,9 @@ type Handler struct {
 	// Enrolled, if set, is called after a device (re-)enrolled, so caches
 	// of its key can be dropped.
 	Enrolled func(deviceID string)
+	// IssueUser, if set, issues the NATS user JWT for the device's key;
+	// nil when the NATS server needs no credentials.
+	IssueUser func(deviceID, publicKey string) (string, error)
 }
 
 const maxBody = 64 << 10
@@ -57,6 +61,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := validate(&req); err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	revoked, err := h.Devices.Revoked(r.Context(), req.DeviceID)
+	if err != nil {
+		h.log().Error("enrollment: revocation lookup failed", "err", err)
+		httpError(w, http.StatusServiceUnavailable, "storage unavailable; retry later")
+		return
+	}
+	if revoked {
+		h.log().Warn("enrollment refused: device revoked", "device_id", req.DeviceID, "remote", r.RemoteAddr)
+		httpError(w, http.StatusForbidden, "device "+req.DeviceID+" is revoked")
 		return
 	}
 	now := time.Now
@@ -85,6 +100,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Arch: req.Host.Arch, HardwareUUID: req.Host.HardwareUUID, Serial: req.Host.Serial,
 		AgentVersion: req.AgentVersion, Tags: req.Tags, EnrolledAt: enrolledAt, UpdatedAt: t,
 	}
+	var userJWT string
+	if h.IssueUser != nil {
+		if userJWT, err = h.IssueUser(req.DeviceID, req.PublicKey); err != nil {
+			h.log().Error("enrollment: issue credentials failed", "err", err)
+			httpError(w, http.StatusInternalServerError, "could not issue credentials")
+			return
+		}
+	}
 	if err := h.Devices.UpsertDevice(r.Context(), d); err != nil {
 		h.log().Error("enrollment: store device failed", "err", err)
 		httpError(w, http.StatusServiceUnavailable, "storage unavailable; retry later")
@@ -97,6 +120,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(evidence.EnrollResponse{
 		Schema: evidence.SchemaVersion, DeviceID: req.DeviceID, NATSURLs: h.NATSURLs, EnrolledAt: enrolledAt,
+		UserJWT: userJWT,
 	})
 }
 

@@ -23,6 +23,7 @@ type Store interface {
 	InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, receivedAt time.Time) error
 	InsertDeadLetters(ctx context.Context, dls []store.DeadLetter) error
 	Device(ctx context.Context, id string) (store.Device, error)
+	Revoked(ctx context.Context, deviceID string) (bool, error)
 }
 
 // Options configure an Ingester.
@@ -219,7 +220,11 @@ const (
 	ReasonSubjectMismatch = "subject_mismatch"
 	ReasonUnknownDevice   = "unknown_device"
 	ReasonBadSignature    = "bad_signature"
+	ReasonRevokedDevice   = "revoked_device"
 )
+
+// errRevoked marks a device whose key was revoked.
+var errRevoked = errors.New("device revoked")
 
 // verify returns the envelope, or a dead-letter reason, or an error when
 // the decision cannot be made now (storage unreachable).
@@ -250,6 +255,9 @@ func (in *Ingester) verify(ctx context.Context, m jetstream.Msg, now time.Time) 
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ReasonUnknownDevice + ": " + dev, nil
 		}
+		if errors.Is(err, errRevoked) {
+			return nil, ReasonRevokedDevice + ": " + dev, nil
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -274,6 +282,13 @@ func (in *Ingester) key(ctx context.Context, dev string, refresh bool) (ed25519.
 	d, err := in.o.Store.Device(ctx, dev)
 	if err != nil {
 		return nil, err
+	}
+	revoked, err := in.o.Store.Revoked(ctx, dev)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, errRevoked
 	}
 	raw, err := nkeys.Decode(nkeys.PrefixByteUser, []byte(d.PublicKey))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -27,6 +28,12 @@ type Options struct {
 	// MaxPayload bounds one message; envelopes are batched, so it is well
 	// above NATS' 1 MiB default.
 	MaxPayload int32
+	// Operator, when set, runs the server in decentralized-auth mode:
+	// clients need a user JWT signed by one of Accounts (public key →
+	// account JWT), themselves signed by the operator.
+	Operator      *jwt.OperatorClaims
+	Accounts      map[string]string
+	SystemAccount string
 }
 
 // Server is a running embedded NATS server.
@@ -71,6 +78,17 @@ func Start(opts Options) (*Server, error) {
 		MaxPayload: opts.MaxPayload,
 		NoSigs:     true, // the collector owns signal handling
 	}
+	if opts.Operator != nil {
+		res := &server.MemAccResolver{}
+		for pub, tok := range opts.Accounts {
+			if err := res.Store(pub, tok); err != nil {
+				return nil, fmt.Errorf("natsd: start: account %s: %w", pub, err)
+			}
+		}
+		sopts.TrustedOperators = []*jwt.OperatorClaims{opts.Operator}
+		sopts.AccountResolver = res
+		sopts.SystemAccount = opts.SystemAccount
+	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("natsd: start: %w", err)
@@ -88,6 +106,28 @@ func Start(opts Options) (*Server, error) {
 
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// UpdateAccount applies a re-signed account JWT (e.g. with a new
+// revocation) to the running server; revoked users are disconnected.
+func (s *Server) UpdateAccount(token string) error {
+	ac, err := jwt.DecodeAccountClaims(token)
+	if err != nil {
+		return fmt.Errorf("natsd: update account: %w", err)
+	}
+	res := s.ns.AccountResolver()
+	if res == nil {
+		return errors.New("natsd: update account: server is not in operator mode")
+	}
+	if err := res.Store(ac.Subject, token); err != nil {
+		return fmt.Errorf("natsd: update account: %w", err)
+	}
+	acc, err := s.ns.LookupAccount(ac.Subject)
+	if err != nil {
+		return fmt.Errorf("natsd: update account: %w", err)
+	}
+	s.ns.UpdateAccountClaims(acc, ac)
+	return nil
+}
 
 // Shutdown stops the server and waits for it to finish.
 func (s *Server) Shutdown() {

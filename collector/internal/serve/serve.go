@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetproof/fleetproof/collector/internal/auth"
 	"github.com/fleetproof/fleetproof/collector/internal/chserver"
 	"github.com/fleetproof/fleetproof/collector/internal/config"
 	"github.com/fleetproof/fleetproof/collector/internal/enroll"
@@ -27,15 +29,30 @@ import (
 
 // Info describes a running collector; Run passes it to its ready callback.
 type Info struct {
-	HTTPURL       string
-	NATSURL       string
-	ClickHouseDSN string
-	Ingester      *ingest.Ingester
+	HTTPURL       string           `json:"http_url"`
+	NATSURL       string           `json:"nats_url"`
+	ClickHouseDSN string           `json:"clickhouse_dsn"`
+	PID           int              `json:"pid"`
+	Ingester      *ingest.Ingester `json:"-"`
 }
 
-// DSNFile is where serve records the DSN of the ClickHouse it manages, so
-// reporting subcommands on the same data dir can find it.
-const DSNFile = "clickhouse.dsn"
+// StateFile is where a running serve records its endpoints (an Info as
+// JSON), so reporting subcommands and scripts on the same data dir can
+// find it; it is removed on a clean stop.
+const StateFile = "collector.json"
+
+// ReadState reads the endpoints a running serve recorded in dataDir.
+func ReadState(dataDir string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(filepath.Join(dataDir, StateFile))
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("serve: %s: %w", StateFile, err)
+	}
+	return info, nil
+}
 
 // ManagedDatabase is the database used on a collector-managed ClickHouse.
 const ManagedDatabase = "fleetproof"
@@ -72,11 +89,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 			}
 		})
 		dsn = "clickhouse://" + ch.Addr() + "/" + ManagedDatabase
-		dsnPath := filepath.Join(cfg.DataDir, DSNFile)
-		if err := os.WriteFile(dsnPath, []byte(dsn+"\n"), 0o600); err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		closers = append(closers, func() { os.Remove(dsnPath) })
 		log.Info("local clickhouse started", "addr", ch.Addr(), "dir", ch.Dir())
 	}
 	st, err := store.Open(ctx, dsn, log)
@@ -86,18 +98,40 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	closers = append(closers, func() { st.Close() })
 
 	natsURL := cfg.NATSURL
+	natsOpts := []nats.Option{nats.Name("fleetproof-collector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
+	var authority *auth.Authority
+	var ns *natsd.Server
 	if natsURL == "" {
-		ns, err := natsd.Start(natsd.Options{
+		// The embedded server runs in decentralized-auth mode: devices
+		// get credentials scoped to their own subjects at enrollment.
+		if authority, err = auth.LoadOrCreate(filepath.Join(cfg.DataDir, "auth")); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		op, err := authority.OperatorClaims()
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		accounts, err := authority.AccountJWTs()
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		ns, err = natsd.Start(natsd.Options{
 			StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, ServerName: "fleetproof-collector", Logger: log,
+			Operator: op, Accounts: accounts, SystemAccount: authority.SystemAccountPublicKey(),
 		})
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		closers = append(closers, ns.Shutdown)
 		natsURL = ns.ClientURL()
-		log.Info("embedded nats started", "url", natsURL)
+		tok, seed, err := authority.ServiceUser("fleetproof-collector")
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		natsOpts = append(natsOpts, nats.UserJWTAndSeed(tok, string(seed)))
+		log.Info("embedded nats started", "url", natsURL, "account", authority.AccountPublicKey())
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("fleetproof-collector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	nc, err := nats.Connect(natsURL, natsOpts...)
 	if err != nil {
 		return fmt.Errorf("serve: connect nats %s: %w", natsURL, err)
 	}
@@ -120,6 +154,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	mux.Handle(evidence.EnrollPath, &enroll.Handler{
 		Secrets: cfg.EnrollSecrets, Devices: st, NATSURLs: strings.Split(advertise, ","), Logger: log,
 		Enrolled: in.Forget,
+		IssueUser: func(deviceID, publicKey string) (string, error) {
+			if authority == nil {
+				return "", nil
+			}
+			return authority.DeviceUser(deviceID, publicKey)
+		},
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +179,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	defer stop()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		watchRevocations(runCtx, st, in, authority, ns, cfg.RevocationPoll, log)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -152,7 +196,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 			errc <- err
 		}
 	}()
-	info := Info{HTTPURL: "http://" + ln.Addr().String(), NATSURL: natsURL, ClickHouseDSN: dsn, Ingester: in}
+	info := Info{HTTPURL: "http://" + ln.Addr().String(), NATSURL: natsURL, ClickHouseDSN: dsn, PID: os.Getpid(), Ingester: in}
+	statePath := filepath.Join(cfg.DataDir, StateFile)
+	if b, err := json.MarshalIndent(info, "", "  "); err == nil {
+		if err := os.WriteFile(statePath, append(b, '\n'), 0o600); err != nil {
+			log.Warn("cannot record endpoints", "file", statePath, "err", err)
+		}
+		defer os.Remove(statePath)
+	}
 	log.Info("collector ready", "http", info.HTTPURL, "nats", natsURL)
 	if ready != nil {
 		ready(info)
@@ -180,4 +231,44 @@ func readiness(ctx context.Context, st *store.Store, nc *nats.Conn) error {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
 	return nil
+}
+
+// watchRevocations applies revocations recorded in ClickHouse (by any
+// collector, or by `fleetproof-collector revoke`) to this collector: the
+// device's cached key is dropped and, with the embedded server, its NATS
+// credentials stop working and live connections are closed.
+func watchRevocations(ctx context.Context, st *store.Store, in *ingest.Ingester, authority *auth.Authority, ns *natsd.Server, every time.Duration, log *slog.Logger) {
+	applied := map[string]bool{}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		revs, err := st.Revocations(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("reading revocations failed", "err", err)
+		}
+		for _, r := range revs {
+			key := r.DeviceID + "/" + r.PublicKey
+			if applied[key] {
+				continue
+			}
+			in.Forget(r.DeviceID)
+			if authority != nil {
+				tok, err := authority.Revoke(r.PublicKey, r.RevokedAt.Add(time.Second))
+				if err == nil {
+					err = ns.UpdateAccount(tok)
+				}
+				if err != nil {
+					log.Error("applying revocation failed", "device_id", r.DeviceID, "err", err)
+					continue
+				}
+			}
+			applied[key] = true
+			log.Info("device revoked", "device_id", r.DeviceID, "reason", r.Reason, "by", r.RevokedBy)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
