@@ -45,6 +45,11 @@ func (r *Runner) Run(ctx context.Context, c queries.Check) evidence.Result {
 		Engine: r.Engine.Name(),
 	}
 	q, ok := c.Platforms[r.Platform]
+	if ok {
+		// Fold in the platform's when_empty override, so a check taken
+		// straight from the catalog evaluates like one from Applicable.
+		c, _ = c.On(r.Platform)
+	}
 	start := now()
 	res.ObservedAt = start.UTC()
 	if !ok {

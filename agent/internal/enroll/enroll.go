@@ -55,7 +55,9 @@ func Enroll(ctx context.Context, client *http.Client, serverURL string, req evid
 		if msg == "" {
 			msg = strings.TrimSpace(string(data))
 		}
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		// 408 and 429 are the client errors that do pass with time.
+		transient := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && !transient {
 			return nil, fmt.Errorf("enroll: %w: %s: %s", ErrRejected, resp.Status, msg)
 		}
 		return nil, fmt.Errorf("enroll: %s: %s", resp.Status, msg)

@@ -68,7 +68,9 @@ func Build(at time.Time, devices []store.Device, latest []store.Latest, cat *que
 	for _, l := range latest {
 		byKey[key{l.DeviceID, l.CheckID}] = l
 	}
-	rep := Report{At: at.UTC()}
+	// Empty, not nil: a fleet with nothing to report encodes as [] in JSON,
+	// which clients can iterate, rather than null.
+	rep := Report{At: at.UTC(), Entries: []Entry{}, Summary: []Summary{}}
 	sums := map[string]*Summary{}
 	for _, d := range devices {
 		if d.EnrolledAt.After(at) {

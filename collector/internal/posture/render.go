@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Formats Write accepts.
@@ -44,7 +47,7 @@ func (r Report) writeTable(w io.Writer) error {
 		if detail == "" {
 			detail = e.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.CheckID, e.DeviceID, e.Hostname, e.Status, observed(e), truncate(detail, 80))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(e.CheckID), cell(e.DeviceID), cell(e.Hostname), e.Status, observed(e), truncate(cell(detail), 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -72,9 +75,22 @@ func (r Report) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
+// cell keeps agent-supplied text (hostnames, osquery error messages) on
+// one table cell: a tab or newline would shift or break the columns.
+func cell(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// truncate shortens s to at most n characters. It counts runes, as
+// tabwriter does, and never cuts a multi-byte character in half.
 func truncate(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string([]rune(s)[:n-1]) + "…"
 }

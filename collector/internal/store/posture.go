@@ -22,6 +22,8 @@ type Latest struct {
 // at or before at. argMax over a time-bounded scan is correct before
 // ReplacingMergeTree has merged duplicates: duplicates carry equal values.
 func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, error) {
+	// The whole-second bound prunes partitions and uses the sort key; the
+	// nanosecond one drops runs later than at within at's own second.
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id,
 		       toString(argMax(status, t)) AS st,
@@ -34,9 +36,10 @@ func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, erro
 		           toUInt64(observed_at) * 1000000000 + observed_ns AS t
 		    FROM results
 		    WHERE observed_at <= toDateTime(?)
+		      AND toUInt64(observed_at) * 1000000000 + observed_ns <= ?
 		)
 		GROUP BY device_id, check_id
-		ORDER BY check_id, device_id`, at.UTC().Unix())
+		ORDER BY check_id, device_id`, at.UTC().Unix(), uint64(max(at.UnixNano(), 0)))
 	if err != nil {
 		return nil, fmt.Errorf("store: latest results: %w", err)
 	}

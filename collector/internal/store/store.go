@@ -112,7 +112,11 @@ func Migrations() ([]Migration, error) {
 }
 
 // SplitStatements splits SQL text on semicolons outside quotes and
-// comments, dropping comment-only pieces.
+// comments, dropping comment-only pieces. Quotes are ClickHouse's three:
+// 'strings', "identifiers" and `identifiers`, each with backslash escapes
+// (a doubled quote needs no special case: it reads as two adjacent quoted
+// pieces). Comments are -- to the end of the line and /* ... */; both are
+// removed, replaced by whitespace so the tokens around them stay apart.
 func SplitStatements(sql string) []string {
 	var out []string
 	var b strings.Builder
@@ -130,9 +134,17 @@ func SplitStatements(sql string) []string {
 				i++
 			}
 			b.WriteByte('\n')
-		case c == '\'':
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				i = len(sql)
+			} else {
+				i += 2 + end + 1 // at the closing '/'
+			}
+			b.WriteByte(' ')
+		case c == '\'' || c == '"' || c == '`':
 			j := i + 1
-			for j < len(sql) && sql[j] != '\'' {
+			for j < len(sql) && sql[j] != c {
 				if sql[j] == '\\' {
 					j++
 				}
@@ -173,7 +185,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		applied[v] = true
 	}
+	// An error that ended the scan early would look like "nothing applied".
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return fmt.Errorf("store: migrate: read applied: %w", err)
+	}
 	ms, err := Migrations()
 	if err != nil {
 		return err
