@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the non-Go dependencies of the tests and the demo when missing.
+# Needs root (or sudo) and Debian's apt; elsewhere it says what to install.
+set -euo pipefail
+
+have_clickhouse() {
+	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1
+}
+
+if have_clickhouse; then
+	exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: clickhouse-server is not installed and apt-get is not available; install ClickHouse and put clickhouse-server (or clickhouse) on PATH" >&2
+	exit 1
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	SUDO="sudo"
+fi
+echo "deps: installing clickhouse-server (Debian package)" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# The package's own service is not used: the collector and the tests run
+# the server binary themselves with their own config.
+$SUDO apt-get install -y -qq --no-install-recommends clickhouse-server clickhouse-client >/dev/null
+have_clickhouse
