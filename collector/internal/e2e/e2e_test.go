@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,6 +217,37 @@ func TestAgentToPostureEndToEnd(t *testing.T) {
 	if s := info.Ingester.Stats(); s.DeadLetters != 0 {
 		t.Errorf("%d envelopes were dead-lettered", s.DeadLetters)
 	}
+
+	// Operators see the same through /metrics and /readyz.
+	metrics := httpGet(t, info.HTTPURL+"/metrics")
+	for _, want := range []string{
+		fmt.Sprintf("fleetproof_collector_results_ingested_total %d", 2*len(local)),
+		"fleetproof_collector_envelopes_ingested_total 2",
+		`fleetproof_collector_enrollments_total{outcome="enrolled"} 1`,
+		"fleetproof_collector_insert_seconds_count 2",
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if got := httpGet(t, info.HTTPURL+"/readyz"); strings.TrimSpace(got) != "ready" {
+		t.Errorf("/readyz = %q", got)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return string(b)
 }
 
 func TestAgentWithWrongSecretIsRefusedAndKeepsItsResults(t *testing.T) {

@@ -38,6 +38,14 @@ type Handler struct {
 	// IssueUser, if set, issues the NATS user JWT for the device's key;
 	// nil when the NATS server needs no credentials.
 	IssueUser func(deviceID, publicKey string) (string, error)
+	// Observe, if set, is told each request's outcome.
+	Observe func(outcome string)
+}
+
+func (h *Handler) observe(outcome string) {
+	if h.Observe != nil {
+		h.Observe(outcome)
+	}
 }
 
 const maxBody = 64 << 10
@@ -51,15 +59,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req evidence.EnrollRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	if err := dec.Decode(&req); err != nil {
+		h.observe("malformed")
 		httpError(w, http.StatusBadRequest, "malformed enrollment request: "+err.Error())
 		return
 	}
 	if !h.secretOK(req.Secret) {
 		h.log().Warn("enrollment refused: bad secret", "device_id", req.DeviceID, "remote", r.RemoteAddr)
+		h.observe("refused_secret")
 		httpError(w, http.StatusUnauthorized, "enroll secret not accepted")
 		return
 	}
 	if err := validate(&req); err != nil {
+		h.observe("invalid")
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -71,6 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if revoked {
 		h.log().Warn("enrollment refused: device revoked", "device_id", req.DeviceID, "remote", r.RemoteAddr)
+		h.observe("refused_revoked")
 		httpError(w, http.StatusForbidden, "device "+req.DeviceID+" is revoked")
 		return
 	}
@@ -116,6 +128,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Enrolled != nil {
 		h.Enrolled(req.DeviceID)
 	}
+	h.observe("enrolled")
 	h.log().Info("device enrolled", "device_id", req.DeviceID, "hostname", req.Host.Hostname, "os", req.Host.OS)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(evidence.EnrollResponse{

@@ -26,6 +26,19 @@ type Store interface {
 	Revoked(ctx context.Context, deviceID string) (bool, error)
 }
 
+// Observer receives what ingest does, e.g. for metrics.
+type Observer interface {
+	ObserveBatch(messages, envelopes, results int, took time.Duration)
+	ObserveInsertFailure()
+	ObserveDeadLetter(reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveBatch(int, int, int, time.Duration) {}
+func (nopObserver) ObserveInsertFailure()                     {}
+func (nopObserver) ObserveDeadLetter(string)                  {}
+
 // Options configure an Ingester.
 type Options struct {
 	Consumer jetstream.Consumer
@@ -41,6 +54,7 @@ type Options struct {
 	// MaxBackoff caps the wait between retries while ClickHouse fails.
 	MaxBackoff time.Duration
 	Now        func() time.Time
+	Observer   Observer
 }
 
 // Stats count what an Ingester has done since it started.
@@ -81,6 +95,9 @@ func New(o Options) *Ingester {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	return &Ingester{o: o, log: o.Logger.With("component", "ingest"), notify: make(chan struct{}, 1)}
 }
@@ -127,6 +144,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 		if err := in.process(ctx, msgs); err != nil {
 			in.retries.Add(1)
+			in.o.Observer.ObserveInsertFailure()
 			backoff = min(max(2*backoff, 500*time.Millisecond), in.o.MaxBackoff)
 			in.log.Error("batch not stored; will retry", "messages", len(msgs), "retry_in", backoff, "err", err)
 			for _, m := range msgs {
@@ -174,11 +192,14 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 				dl.Stream, dl.StreamSeq = md.Stream, md.Sequence.Stream
 			}
 			in.log.Warn("dead-lettered message", "subject", dl.Subject, "reason", reason)
+			code, _, _ := strings.Cut(reason, ":")
+			in.o.Observer.ObserveDeadLetter(code)
 			dead = append(dead, dl)
 			continue
 		}
 		good = append(good, env)
 	}
+	start := time.Now()
 	if err := in.o.Store.InsertEnvelopes(ctx, good, now); err != nil {
 		return err
 	}
@@ -199,6 +220,7 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 		n += uint64(len(e.Results))
 	}
 	in.results.Add(n)
+	in.o.Observer.ObserveBatch(len(msgs), len(good), int(n), time.Since(start))
 	in.signal()
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fleetproof/fleetproof/collector/internal/config"
 	"github.com/fleetproof/fleetproof/collector/internal/enroll"
 	"github.com/fleetproof/fleetproof/collector/internal/ingest"
+	"github.com/fleetproof/fleetproof/collector/internal/metrics"
 	"github.com/fleetproof/fleetproof/collector/internal/natsd"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/evidence"
@@ -144,7 +145,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	in := ingest.New(ingest.Options{Consumer: cons, Store: st, Logger: log, BatchSize: cfg.IngestBatch})
+	met := metrics.New()
+	in := ingest.New(ingest.Options{Consumer: cons, Store: st, Logger: log, BatchSize: cfg.IngestBatch, Observer: met})
 
 	advertise := cfg.NATSAdvertise
 	if advertise == "" {
@@ -154,6 +156,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	mux.Handle(evidence.EnrollPath, &enroll.Handler{
 		Secrets: cfg.EnrollSecrets, Devices: st, NATSURLs: strings.Split(advertise, ","), Logger: log,
 		Enrolled: in.Forget,
+		Observe:  met.ObserveEnrollment,
 		IssueUser: func(deviceID, publicKey string) (string, error) {
 			if authority == nil {
 				return "", nil
@@ -161,6 +164,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 			return authority.DeviceUser(deviceID, publicKey)
 		},
 	})
+	mux.Handle("/metrics", met.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := readiness(r.Context(), st, nc); err != nil {
@@ -179,7 +183,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	defer stop()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		met.WatchConsumer(runCtx, func(ctx context.Context) (uint64, int, error) {
+			ci, err := cons.Info(ctx)
+			if err != nil {
+				return 0, 0, err
+			}
+			return ci.NumPending, ci.NumAckPending, nil
+		}, 5*time.Second)
+	}()
 	go func() {
 		defer wg.Done()
 		watchRevocations(runCtx, st, in, authority, ns, cfg.RevocationPoll, log)
