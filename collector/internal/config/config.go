@@ -39,6 +39,10 @@ type Config struct {
 	// RevocationPoll is how often revocations recorded in ClickHouse are
 	// applied; a revoked device is cut off within this long.
 	RevocationPoll time.Duration
+	// RetentionDays keeps evidence this many days (whole months are
+	// dropped once they end before the cutoff); 0 keeps everything. The
+	// default covers a 12-month SOC 2 Type II period plus margin.
+	RetentionDays int
 
 	Sources settings.Sources
 }
@@ -56,6 +60,7 @@ func Default() Config {
 		StreamMaxAge:   7 * 24 * time.Hour,
 		IngestBatch:    500,
 		RevocationPoll: 10 * time.Second,
+		RetentionDays:  400,
 	}
 }
 
@@ -75,6 +80,7 @@ var Fields = []settings.Field[Config]{
 	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
 	{Key: "stream_max_age", Help: "how long raw envelopes stay in JetStream", Set: settings.Duration(func(c *C) *time.Duration { return &c.StreamMaxAge })},
 	{Key: "revocation_poll", Help: "how often revocations are applied", Set: settings.Duration(func(c *C) *time.Duration { return &c.RevocationPoll })},
+	{Key: "retention_days", Help: "days of evidence to keep (0 = forever)", Set: settings.Int(func(c *C) *int { return &c.RetentionDays })},
 	{Key: "ingest_batch", Help: "messages per ingest fetch", Set: settings.Int(func(c *C) *int { return &c.IngestBatch })},
 }
 
@@ -140,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RevocationPoll < 100*time.Millisecond || c.RevocationPoll > time.Hour {
 		bad("revocation_poll", "%s is outside 100ms..1h", c.RevocationPoll)
+	}
+	if c.RetentionDays < 0 || (c.RetentionDays > 0 && c.RetentionDays < 90) {
+		bad("retention_days", "%d: use 0 (keep forever) or at least 90 days; audits cover 3-12 months", c.RetentionDays)
 	}
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
 		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)

@@ -21,6 +21,7 @@ type Devices interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	UpsertDevice(ctx context.Context, d store.Device) error
 	Revoked(ctx context.Context, deviceID string) (bool, error)
+	RecordEnrollment(ctx context.Context, e store.EnrollmentEvent) error
 }
 
 // Handler serves evidence.EnrollPath.
@@ -48,6 +49,18 @@ func (h *Handler) observe(outcome string) {
 	}
 }
 
+// record keeps an enrollment decision as evidence. Losing one (storage
+// down) must not change the answer given to the agent, so it only logs.
+func (h *Handler) record(r *http.Request, req *evidence.EnrollRequest, outcome string, at time.Time) {
+	err := h.Devices.RecordEnrollment(r.Context(), store.EnrollmentEvent{
+		At: at, DeviceID: req.DeviceID, PublicKey: req.PublicKey, Outcome: outcome,
+		Hostname: req.Host.Hostname, AgentVersion: req.AgentVersion, RemoteAddr: r.RemoteAddr,
+	})
+	if err != nil {
+		h.log().Warn("enrollment event not recorded", "device_id", req.DeviceID, "outcome", outcome, "err", err)
+	}
+}
+
 const maxBody = 64 << 10
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +79,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.secretOK(req.Secret) {
 		h.log().Warn("enrollment refused: bad secret", "device_id", req.DeviceID, "remote", r.RemoteAddr)
 		h.observe("refused_secret")
+		if evidence.ValidDeviceID(req.DeviceID) {
+			h.record(r, &req, "refused_secret", time.Now().UTC())
+		}
 		httpError(w, http.StatusUnauthorized, "enroll secret not accepted")
 		return
 	}
@@ -83,6 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if revoked {
 		h.log().Warn("enrollment refused: device revoked", "device_id", req.DeviceID, "remote", r.RemoteAddr)
 		h.observe("refused_revoked")
+		h.record(r, &req, "refused_revoked", time.Now().UTC())
 		httpError(w, http.StatusForbidden, "device "+req.DeviceID+" is revoked")
 		return
 	}
@@ -92,11 +109,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t := now().UTC().Truncate(time.Second)
 	enrolledAt := t
+	outcome := "enrolled"
 	prev, err := h.Devices.Device(r.Context(), req.DeviceID)
 	switch {
 	case err == nil:
 		enrolledAt = prev.EnrolledAt
+		outcome = "re-enrolled"
 		if prev.PublicKey != req.PublicKey {
+			outcome = "key_changed"
 			// Legitimate after a reinstall that lost the state dir; it is
 			// logged because it is also what a spoofing attempt looks like.
 			h.log().Warn("device re-enrolled with a new key", "device_id", req.DeviceID, "remote", r.RemoteAddr)
@@ -128,7 +148,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Enrolled != nil {
 		h.Enrolled(req.DeviceID)
 	}
-	h.observe("enrolled")
+	h.observe(outcome)
+	h.record(r, &req, outcome, t)
 	h.log().Info("device enrolled", "device_id", req.DeviceID, "hostname", req.Host.Hostname, "os", req.Host.OS)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(evidence.EnrollResponse{

@@ -102,6 +102,21 @@ func TestEnrollRecordsTheDeviceAndAnswersWhereToPublish(t *testing.T) {
 	if strings.Join(told, ",") != "d-laptop-1,d-laptop-1" {
 		t.Errorf("Enrolled callback calls: %v", told)
 	}
+	// Both decisions are kept as evidence, the key change named as such.
+	rows, err := st.Conn().Query(context.Background(), "SELECT outcome, public_key FROM enrollment_events ORDER BY at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var o, k string
+		rows.Scan(&o, &k)
+		got = append(got, o+"/"+k)
+	}
+	if want := "enrolled/" + req.PublicKey + ",key_changed/" + again.PublicKey; strings.Join(got, ",") != want {
+		t.Errorf("enrollment events %v, want %s", got, want)
+	}
 }
 
 func TestEnrollRefusesBadRequests(t *testing.T) {

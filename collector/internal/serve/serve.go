@@ -183,7 +183,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	defer stop()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(4)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		applyRetention(runCtx, st, cfg.RetentionDays, log)
+	}()
 	go func() {
 		defer wg.Done()
 		met.WatchConsumer(runCtx, func(ctx context.Context) (uint64, int, error) {
@@ -278,6 +282,31 @@ func watchRevocations(ctx context.Context, st *store.Store, in *ingest.Ingester,
 			}
 			applied[key] = true
 			log.Info("device revoked", "device_id", r.DeviceID, "reason", r.Reason, "by", r.RevokedBy)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// applyRetention drops evidence older than the retention period once a
+// day. Every collector may run it: dropping an absent partition is a no-op.
+func applyRetention(ctx context.Context, st *store.Store, days int, log *slog.Logger) {
+	if days == 0 {
+		return
+	}
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		cutoff := time.Now().AddDate(0, 0, -days)
+		dropped, err := st.DropPartitionsBefore(ctx, cutoff)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("retention failed; retrying tomorrow", "err", err)
+		}
+		if len(dropped) > 0 {
+			log.Info("retention dropped old evidence", "cutoff", cutoff.Format(time.DateOnly), "partitions", dropped)
 		}
 		select {
 		case <-ctx.Done():

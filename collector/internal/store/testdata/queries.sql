@@ -69,6 +69,17 @@ FROM revocations FINAL ORDER BY revoked_at, device_id;
 
 SELECT count() FROM revocations WHERE device_id = 'dev-b';
 
+-- RecordEnrollment.
+INSERT INTO enrollment_events (at, device_id, public_key, outcome, hostname,
+    agent_version, remote_addr)
+VALUES ('2025-03-14 09:00:00', 'dev-a', 'UKEY1', 'enrolled', 'a.example', '0.1.0', '127.0.0.1:5555');
+
+-- DropPartitionsBefore: list, then drop whole months.
+SELECT DISTINCT partition FROM system.parts
+WHERE database = currentDatabase() AND table = 'results' AND active;
+
+ALTER TABLE dead_letters DROP PARTITION 202401;
+
 -- LatestResults as of 2025-03-14 10:30:00 UTC: the 11:00 pass is later
 -- and must be ignored, so dev-a's disk_encryption is the 10:00 fail.
 SELECT device_id, check_id,
