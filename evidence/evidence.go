@@ -91,6 +91,11 @@ type Gap struct {
 	Reason  string    `json:"reason"`
 }
 
+// MinObservedAt is the earliest observation time accepted: anything
+// before it is a broken clock, and ClickHouse's DateTime cannot store
+// times before 1970 (they would wrap to the 2090s).
+var MinObservedAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // MaxFutureSkew is how far in the future an observation may be dated before
 // the collector rejects it; device clocks drift, but not by this much.
 const MaxFutureSkew = time.Hour
@@ -160,15 +165,17 @@ func (e *Envelope) Validate(now time.Time) error {
 			return fmt.Errorf("%w: result %d (%s): status %q", ErrInvalid, i, r.CheckID, r.Status)
 		case r.ObservedAt.IsZero():
 			return fmt.Errorf("%w: result %d (%s): observed_at missing", ErrInvalid, i, r.CheckID)
+		case r.ObservedAt.Before(MinObservedAt):
+			return fmt.Errorf("%w: result %d (%s): observed_at %s is before %s", ErrInvalid, i, r.CheckID, r.ObservedAt.Format(time.RFC3339), MinObservedAt.Format(time.DateOnly))
 		case r.ObservedAt.After(limit):
 			return fmt.Errorf("%w: result %d (%s): observed_at %s is in the future", ErrInvalid, i, r.CheckID, r.ObservedAt.Format(time.RFC3339))
 		}
 	}
-	if h := e.Heartbeat; h != nil && (h.ObservedAt.IsZero() || h.ObservedAt.After(limit)) {
+	if h := e.Heartbeat; h != nil && (h.ObservedAt.Before(MinObservedAt) || h.ObservedAt.After(limit)) {
 		return fmt.Errorf("%w: heartbeat observed_at %s", ErrInvalid, h.ObservedAt.Format(time.RFC3339))
 	}
 	for i, g := range e.Gaps {
-		if g.Dropped <= 0 || g.To.Before(g.From) {
+		if g.Dropped <= 0 || g.To.Before(g.From) || g.From.Before(MinObservedAt) {
 			return fmt.Errorf("%w: gap %d: dropped %d from %s to %s", ErrInvalid, i, g.Dropped, g.From, g.To)
 		}
 	}

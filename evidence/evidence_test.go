@@ -149,6 +149,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown status", mutate(func(e *evidence.Envelope) { e.Results[0].Status = "great" }), evidence.ErrInvalid, "status"},
 		{"no check id", mutate(func(e *evidence.Envelope) { e.Results[1].CheckID = "" }), evidence.ErrInvalid, "check_id"},
 		{"no observed time", mutate(func(e *evidence.Envelope) { e.Results[0].ObservedAt = time.Time{} }), evidence.ErrInvalid, "observed_at"},
+		{"dated before 2000 (a broken clock)", mutate(func(e *evidence.Envelope) { e.Results[0].ObservedAt = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC) }), evidence.ErrInvalid, "before 2000"},
 		{"dated far in the future", mutate(func(e *evidence.Envelope) { e.Results[2].ObservedAt = t0.Add(48 * time.Hour) }), evidence.ErrInvalid, "future"},
 		{"heartbeat in the future", mutate(func(e *evidence.Envelope) { e.Heartbeat.ObservedAt = t0.Add(2 * time.Hour) }), evidence.ErrInvalid, "heartbeat"},
 		{"gap that drops nothing", mutate(func(e *evidence.Envelope) { e.Gaps[0].Dropped = 0 }), evidence.ErrInvalid, "gap"},

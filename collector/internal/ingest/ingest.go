@@ -24,6 +24,7 @@ type Store interface {
 	InsertDeadLetters(ctx context.Context, dls []store.DeadLetter) error
 	Device(ctx context.Context, id string) (store.Device, error)
 	Revoked(ctx context.Context, deviceID string) (bool, error)
+	Ping(ctx context.Context) error
 }
 
 // Observer receives what ingest does, e.g. for metrics.
@@ -142,7 +143,14 @@ func (in *Ingester) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		if err := in.process(ctx, msgs); err != nil {
+		err = in.process(ctx, msgs)
+		if err != nil && in.o.Store.Ping(ctx) == nil {
+			// Storage answers, so something in the batch is what it
+			// refuses: isolate it rather than retry the batch forever.
+			in.log.Warn("batch refused while storage is up; storing messages one by one", "messages", len(msgs), "err", err)
+			err = in.isolate(ctx, msgs)
+		}
+		if err != nil {
 			in.retries.Add(1)
 			in.o.Observer.ObserveInsertFailure()
 			backoff = min(max(2*backoff, 500*time.Millisecond), in.o.MaxBackoff)
@@ -247,6 +255,46 @@ const (
 
 // errRevoked marks a device whose key was revoked.
 var errRevoked = errors.New("device revoked")
+
+// ReasonStoreRejected marks a message storage refused on its own while
+// accepting others: without it one such message would block the stream.
+const ReasonStoreRejected = "store_rejected"
+
+// isolate stores msgs one at a time; a message storage refuses alone,
+// while it still answers pings, is dead-lettered with the error. An error
+// means storage itself failed and the remaining messages must be retried.
+func (in *Ingester) isolate(ctx context.Context, msgs []jetstream.Msg) error {
+	for i, m := range msgs {
+		err := in.process(ctx, msgs[i:i+1])
+		if err == nil {
+			continue
+		}
+		if in.o.Store.Ping(ctx) != nil {
+			for _, rest := range msgs[i:] {
+				_ = rest.NakWithDelay(time.Second)
+			}
+			return err
+		}
+		now := in.o.Now()
+		dl := store.DeadLetter{Subject: m.Subject(), MsgID: m.Headers().Get(evidence.MsgIDHeader),
+			DeviceID: subjectDevice(m.Subject()), Reason: ReasonStoreRejected + ": " + err.Error(), Payload: m.Data(), ReceivedAt: now}
+		if md, err := m.Metadata(); err == nil {
+			dl.Stream, dl.StreamSeq = md.Stream, md.Sequence.Stream
+		}
+		if err := in.o.Store.InsertDeadLetters(ctx, []store.DeadLetter{dl}); err != nil {
+			for _, rest := range msgs[i:] {
+				_ = rest.NakWithDelay(time.Second)
+			}
+			return err
+		}
+		in.log.Error("message refused by storage; dead-lettered", "subject", dl.Subject, "err", err)
+		in.o.Observer.ObserveDeadLetter(ReasonStoreRejected)
+		in.dead.Add(1)
+		_ = m.Ack()
+	}
+	in.signal()
+	return nil
+}
 
 // verify returns the envelope, or a dead-letter reason, or an error when
 // the decision cannot be made now (storage unreachable).

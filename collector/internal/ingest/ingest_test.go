@@ -349,3 +349,30 @@ func TestClickHouseOutageKeepsMessagesInJetStreamUntilItReturns(t *testing.T) {
 		t.Errorf("after recovery: %d pending, %d unacknowledged", p, ack)
 	}
 }
+
+func TestMessageStorageRefusesIsIsolatedAndDeadLettered(t *testing.T) {
+	r := newRig(t, chtest.Database(t))
+	// A healthy server that refuses one row: a view that throws on it,
+	// standing in for whatever a future ClickHouse might refuse.
+	if err := r.st.Conn().Exec(context.Background(), `CREATE MATERIALIZED VIEW poison_guard ENGINE = Memory
+		AS SELECT throwIf(check_id = 'poison') AS x FROM results`); err != nil {
+		t.Fatal(err)
+	}
+	poison := envelope(r.dev.id, 2, result("poison", evidence.StatusPass, t0))
+	r.publishEnvelope(envelope(r.dev.id, 1, result("disk_encryption", evidence.StatusPass, t0)), r.dev.kp)
+	r.publishEnvelope(poison, r.dev.kp)
+	r.publishEnvelope(envelope(r.dev.id, 3, result("firewall", evidence.StatusFail, t0)), r.dev.kp)
+	r.waitFor("the good envelopes and one dead letter", func(s ingest.Stats) bool { return s.Results == 2 && s.DeadLetters == 1 })
+	got := r.query("SELECT msg_id, reason FROM dead_letters FINAL")
+	if len(got) != 1 || !strings.HasPrefix(got[0], poison.MsgID()+"|"+ingest.ReasonStoreRejected+":") {
+		t.Errorf("dead letters: %q", got)
+	}
+	// The view fails after the table took the row (ClickHouse writes the
+	// table before its views), so only the good checks are counted here.
+	if got := r.query("SELECT toString(count()) FROM results FINAL WHERE check_id != 'poison'"); got[0] != "2" {
+		t.Errorf("results: %s, want the 2 good ones", got[0])
+	}
+	if p, ack := r.pending(); p != 0 || ack != 0 {
+		t.Errorf("%d pending, %d unacknowledged", p, ack)
+	}
+}
