@@ -123,7 +123,7 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, dsn, log)
+	st, err := store.Open(ctx, dsn, log, store.WithCluster(cfg.ClickHouseCluster))
 	if err != nil {
 		return fmt.Errorf("posture: %w", err)
 	}
@@ -161,7 +161,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, dsn, newLogger(stderr, cfg.LogLevel))
+	st, err := store.Open(ctx, dsn, newLogger(stderr, cfg.LogLevel), store.WithCluster(cfg.ClickHouseCluster))
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	// collector runs a local clickhouse-server in DataDir.
 	ClickHouseDSN    string
 	ClickHouseBinary string
+	// ClickHouseCluster, when set, runs every DDL statement ON CLUSTER
+	// with Replicated engines (one shard, any number of replicas).
+	ClickHouseCluster string
 	// EnrollSecrets are accepted from agents; several during a rotation.
 	EnrollSecrets    []string
 	EnrollSecretFile string
@@ -74,6 +77,7 @@ var Fields = []settings.Field[Config]{
 	{Key: "nats_url", Help: "external NATS cluster URL (disables the embedded server)", Set: settings.String(func(c *C) *string { return &c.NATSURL })},
 	{Key: "nats_advertise", Help: "NATS URL(s) given to agents at enrollment, comma-separated", Set: settings.String(func(c *C) *string { return &c.NATSAdvertise })},
 	{Key: "clickhouse_dsn", Help: "ClickHouse DSN, clickhouse://host:9000/db (empty: run a local server)", Set: settings.String(func(c *C) *string { return &c.ClickHouseDSN })},
+	{Key: "clickhouse_cluster", Help: "ClickHouse cluster name for ON CLUSTER DDL with replicated tables", Set: settings.String(func(c *C) *string { return &c.ClickHouseCluster })},
 	{Key: "clickhouse_binary", Help: "clickhouse-server binary for the local server", Set: settings.String(func(c *C) *string { return &c.ClickHouseBinary })},
 	{Key: "enroll_secrets", Help: "accepted enroll secrets, comma-separated (several during a rotation)", Secret: true, Set: settings.List(func(c *C) *[]string { return &c.EnrollSecrets })},
 	{Key: "enroll_secret_file", Help: "file holding enroll secrets, one per line", Set: settings.String(func(c *C) *string { return &c.EnrollSecretFile })},
@@ -152,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
 		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
+	}
+	if c.ClickHouseCluster != "" && c.ClickHouseDSN == "" {
+		bad("clickhouse_cluster", "needs clickhouse_dsn: a cluster is never the local managed server")
 	}
 	if c.ClickHouseDSN != "" && !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
 		bad("clickhouse_dsn", "want clickhouse://host:port/database (native protocol)")

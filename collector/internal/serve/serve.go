@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 		dsn = "clickhouse://" + ch.Addr() + "/" + ManagedDatabase
 		log.Info("local clickhouse started", "addr", ch.Addr(), "dir", ch.Dir())
 	}
-	st, err := store.Open(ctx, dsn, log)
+	st, err := store.Open(ctx, dsn, log, store.WithCluster(cfg.ClickHouseCluster))
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

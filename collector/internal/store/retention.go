@@ -58,7 +58,8 @@ func (s *Store) DropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]s
 		}
 		rows.Close()
 		for _, p := range parts {
-			if err := s.conn.Exec(ctx, "ALTER TABLE "+table+" DROP PARTITION "+strconv.FormatUint(p, 10)); err != nil {
+			drop := ClusterStatement("ALTER TABLE "+table+" DROP PARTITION "+strconv.FormatUint(p, 10), s.cluster, s.db)
+			if err := s.conn.Exec(ctx, drop); err != nil {
 				return dropped, fmt.Errorf("store: retention: drop %s/%d: %w", table, p, err)
 			}
 			dropped = append(dropped, fmt.Sprintf("%s/%d", table, p))

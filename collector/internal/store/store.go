@@ -22,16 +22,24 @@ var migrationFiles embed.FS
 
 // Store is a connection to the collector's ClickHouse database.
 type Store struct {
-	conn driver.Conn
-	db   string
-	log  *slog.Logger
+	conn    driver.Conn
+	db      string
+	cluster string
+	log     *slog.Logger
 }
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithCluster makes every DDL statement run ON CLUSTER name with
+// Replicated engines (see ClusterStatement).
+func WithCluster(name string) Option { return func(s *Store) { s.cluster = name } }
 
 var dbNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Open connects to the database named by dsn (clickhouse://host:port/db),
 // creates the database if it does not exist, and applies migrations.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, dsn string, log *slog.Logger, options ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -43,6 +51,13 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if db == "" {
 		db = "default"
 	}
+	s := &Store{db: db, log: log}
+	for _, o := range options {
+		o(s)
+	}
+	if s.cluster != "" && !dbNameRe.MatchString(s.cluster) {
+		return nil, fmt.Errorf("store: open: cluster name %q is not a plain identifier", s.cluster)
+	}
 	if !dbNameRe.MatchString(db) {
 		return nil, fmt.Errorf("store: open: database name %q is not a plain identifier", db)
 	}
@@ -53,7 +68,11 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	err = bconn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db)
+	createDB := "CREATE DATABASE IF NOT EXISTS " + db
+	if s.cluster != "" {
+		createDB += " ON CLUSTER " + s.cluster
+	}
+	err = bconn.Exec(ctx, createDB)
 	bconn.Close()
 	if err != nil {
 		return nil, fmt.Errorf("store: open: create database %s: %w", db, err)
@@ -62,7 +81,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	s := &Store{conn: conn, db: db, log: log}
+	s.conn = conn
 	if err := s.Migrate(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -166,9 +185,9 @@ func SplitStatements(sql string) []string {
 // It is safe to run concurrently from several collectors: every statement
 // is idempotent (IF NOT EXISTS), and a version recorded twice is harmless.
 func (s *Store) Migrate(ctx context.Context) error {
-	err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	err := s.conn.Exec(ctx, ClusterStatement(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
-	) ENGINE = ReplacingMergeTree ORDER BY version`)
+	) ENGINE = ReplacingMergeTree ORDER BY version`, s.cluster, s.db))
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -200,7 +219,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			continue
 		}
 		for _, st := range m.Statements {
-			if err := s.conn.Exec(ctx, st); err != nil {
+			if err := s.conn.Exec(ctx, ClusterStatement(st, s.cluster, s.db)); err != nil {
 				return fmt.Errorf("store: migrate %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
