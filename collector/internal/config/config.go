@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,8 +38,13 @@ type Config struct {
 	EnrollSecrets    []string
 	EnrollSecretFile string
 	LogLevel         string
-	StreamMaxAge     time.Duration
-	IngestBatch      int
+	// TLSCert and TLSKey (PEM files) make enrollment HTTPS and the
+	// embedded NATS server require TLS; agents then need the CA that
+	// signed the certificate (their ca_file) unless it is publicly trusted.
+	TLSCert      string
+	TLSKey       string
+	StreamMaxAge time.Duration
+	IngestBatch  int
 	// RevocationPoll is how often revocations recorded in ClickHouse are
 	// applied; a revoked device is cut off within this long.
 	RevocationPoll time.Duration
@@ -81,6 +87,8 @@ var Fields = []settings.Field[Config]{
 	{Key: "clickhouse_binary", Help: "clickhouse-server binary for the local server", Set: settings.String(func(c *C) *string { return &c.ClickHouseBinary })},
 	{Key: "enroll_secrets", Help: "accepted enroll secrets, comma-separated (several during a rotation)", Secret: true, Set: settings.List(func(c *C) *[]string { return &c.EnrollSecrets })},
 	{Key: "enroll_secret_file", Help: "file holding enroll secrets, one per line", Set: settings.String(func(c *C) *string { return &c.EnrollSecretFile })},
+	{Key: "tls_cert", Help: "PEM certificate for HTTPS and NATS TLS", Set: settings.String(func(c *C) *string { return &c.TLSCert })},
+	{Key: "tls_key", Help: "PEM private key for tls_cert", Set: settings.String(func(c *C) *string { return &c.TLSKey })},
 	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
 	{Key: "stream_max_age", Help: "how long raw envelopes stay in JetStream", Set: settings.Duration(func(c *C) *time.Duration { return &c.StreamMaxAge })},
 	{Key: "revocation_poll", Help: "how often revocations are applied", Set: settings.Duration(func(c *C) *time.Duration { return &c.RevocationPoll })},
@@ -156,6 +164,13 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
 		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert", "tls_cert and tls_key go together")
+	} else if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			bad("tls_cert", "cannot load the key pair: %v", err)
+		}
 	}
 	if c.ClickHouseCluster != "" && c.ClickHouseDSN == "" {
 		bad("clickhouse_cluster", "needs clickhouse_dsn: a cluster is never the local managed server")

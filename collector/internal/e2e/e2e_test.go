@@ -42,15 +42,27 @@ func buildAgent(t *testing.T) string {
 	return bin
 }
 
+type collectorConfig = config.Config
+
 func startCollector(t *testing.T, dsn string) serve.Info {
+	t.Helper()
+	return startCollectorWith(t, func(c *config.Config) { c.ClickHouseDSN = dsn })
+}
+
+// startCollectorWith runs serve in-process on loopback ports with a fresh
+// database unless edit sets one, and stops it at cleanup.
+func startCollectorWith(t *testing.T, edit func(*config.Config)) serve.Info {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.NATSListen = "127.0.0.1:0"
-	cfg.ClickHouseDSN = dsn
 	cfg.EnrollSecrets = []string{secret}
 	cfg.RevocationPoll = 100 * time.Millisecond
+	edit(&cfg)
+	if cfg.ClickHouseDSN == "" {
+		cfg.ClickHouseDSN = chtest.Database(t)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package natsd
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,8 @@ type Options struct {
 	Operator      *jwt.OperatorClaims
 	Accounts      map[string]string
 	SystemAccount string
+	// TLS, when set, makes the server require TLS from clients.
+	TLS *tls.Config
 }
 
 // Server is a running embedded NATS server.
@@ -77,6 +80,11 @@ func Start(opts Options) (*Server, error) {
 		StoreDir:   opts.StoreDir,
 		MaxPayload: opts.MaxPayload,
 		NoSigs:     true, // the collector owns signal handling
+	}
+	if opts.TLS != nil {
+		sopts.TLSConfig = opts.TLS
+		sopts.TLS = true
+		sopts.TLSTimeout = 5
 	}
 	if opts.Operator != nil {
 		res := &server.MemAccResolver{}

@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,6 +101,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	}
 	closers = append(closers, func() { st.Close() })
 
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("serve: tls: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	natsURL := cfg.NATSURL
 	natsOpts := []nats.Option{nats.Name("fleetproof-collector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
 	var authority *auth.Authority
@@ -118,7 +129,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 		}
 		ns, err = natsd.Start(natsd.Options{
 			StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, ServerName: "fleetproof-collector", Logger: log,
-			Operator: op, Accounts: accounts, SystemAccount: authority.SystemAccountPublicKey(),
+			Operator: op, Accounts: accounts, SystemAccount: authority.SystemAccountPublicKey(), TLS: tlsConf,
 		})
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
@@ -130,6 +141,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 			return fmt.Errorf("serve: %w", err)
 		}
 		natsOpts = append(natsOpts, nats.UserJWTAndSeed(tok, string(seed)))
+		if tlsConf != nil {
+			natsURL = strings.Replace(natsURL, "nats://", "tls://", 1)
+			natsOpts = append(natsOpts, nats.Secure(pinnedTLS(tlsConf.Certificates[0])))
+		}
 		log.Info("embedded nats started", "url", natsURL, "account", authority.AccountPublicKey())
 	}
 	nc, err := nats.Connect(natsURL, natsOpts...)
@@ -177,7 +192,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	if err != nil {
 		return fmt.Errorf("serve: http listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug)}
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -204,7 +220,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	}()
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serveHTTP := func() error { return srv.Serve(ln) }
+		if tlsConf != nil {
+			srv.TLSConfig = tlsConf
+			serveHTTP = func() error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serveHTTP(); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve: http: %w", err)
 		}
 	}()
@@ -214,7 +235,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 			errc <- err
 		}
 	}()
-	info := Info{HTTPURL: "http://" + ln.Addr().String(), NATSURL: natsURL, ClickHouseDSN: dsn, PID: os.Getpid(), Ingester: in}
+	scheme := "http://"
+	if tlsConf != nil {
+		scheme = "https://"
+	}
+	info := Info{HTTPURL: scheme + ln.Addr().String(), NATSURL: natsURL, ClickHouseDSN: dsn, PID: os.Getpid(), Ingester: in}
 	statePath := filepath.Join(cfg.DataDir, StateFile)
 	if b, err := json.MarshalIndent(info, "", "  "); err == nil {
 		if err := os.WriteFile(statePath, append(b, '\n'), 0o600); err != nil {
@@ -313,5 +338,23 @@ func applyRetention(ctx context.Context, st *store.Store, days int, log *slog.Lo
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// pinnedTLS verifies that a server presents exactly cert. The collector
+// uses it to reach its own embedded NATS over loopback, where the
+// certificate's names (the public hostname agents use) do not match the
+// address dialled, so name verification would fail for the wrong reason.
+func pinnedTLS(cert tls.Certificate) *tls.Config {
+	own := cert.Certificate[0]
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by the exact-match check below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], own) {
+				return errors.New("serve: embedded NATS presented a certificate other than the collector's own")
+			}
+			return nil
+		},
 	}
 }
