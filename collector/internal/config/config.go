@@ -24,6 +24,9 @@ type Config struct {
 	// ignored when NATSURL names an external cluster.
 	NATSListen string
 	NATSURL    string
+	// NATSCreds is a credentials file for the collector's connection to an
+	// external NATS (nats_url).
+	NATSCreds string
 	// NATSAdvertise is the URL agents are told to publish to; derived from
 	// NATSListen or NATSURL when empty.
 	NATSAdvertise string
@@ -81,6 +84,7 @@ var Fields = []settings.Field[Config]{
 	{Key: "http_listen", Help: "address for enrollment, health and API", Set: settings.String(func(c *C) *string { return &c.HTTPListen })},
 	{Key: "nats_listen", Help: "address of the embedded NATS server", Set: settings.String(func(c *C) *string { return &c.NATSListen })},
 	{Key: "nats_url", Help: "external NATS cluster URL (disables the embedded server)", Set: settings.String(func(c *C) *string { return &c.NATSURL })},
+	{Key: "nats_creds", Help: "credentials file for an external NATS (nats_url)", Set: settings.String(func(c *C) *string { return &c.NATSCreds })},
 	{Key: "nats_advertise", Help: "NATS URL(s) given to agents at enrollment, comma-separated", Set: settings.String(func(c *C) *string { return &c.NATSAdvertise })},
 	{Key: "clickhouse_dsn", Help: "ClickHouse DSN, clickhouse://host:9000/db (empty: run a local server)", Set: settings.String(func(c *C) *string { return &c.ClickHouseDSN })},
 	{Key: "clickhouse_cluster", Help: "ClickHouse cluster name for ON CLUSTER DDL with replicated tables", Set: settings.String(func(c *C) *string { return &c.ClickHouseCluster })},
@@ -164,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
 		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
+	}
+	if c.NATSCreds != "" && c.NATSURL == "" {
+		bad("nats_creds", "only applies with nats_url: the embedded server issues the collector's own credentials")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls_cert", "tls_cert and tls_key go together")

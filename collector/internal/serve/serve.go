@@ -147,6 +147,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 		}
 		log.Info("embedded nats started", "url", natsURL, "account", authority.AccountPublicKey())
 	}
+	if cfg.NATSCreds != "" {
+		natsOpts = append(natsOpts, nats.UserCredentials(cfg.NATSCreds))
+	}
 	nc, err := nats.Connect(natsURL, natsOpts...)
 	if err != nil {
 		return fmt.Errorf("serve: connect nats %s: %w", natsURL, err)
