@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,10 +45,14 @@ type Config struct {
 	// TLSCert and TLSKey (PEM files) make enrollment HTTPS and the
 	// embedded NATS server require TLS; agents then need the CA that
 	// signed the certificate (their ca_file) unless it is publicly trusted.
-	TLSCert      string
-	TLSKey       string
-	StreamMaxAge time.Duration
-	IngestBatch  int
+	TLSCert string
+	TLSKey  string
+	// AllowInsecureHTTP permits plain HTTP enrollment on a non-loopback
+	// address (behind a TLS-terminating proxy, say); enroll secrets would
+	// otherwise cross the network in the clear.
+	AllowInsecureHTTP bool
+	StreamMaxAge      time.Duration
+	IngestBatch       int
 	// RevocationPoll is how often revocations recorded in ClickHouse are
 	// applied; a revoked device is cut off within this long.
 	RevocationPoll time.Duration
@@ -93,6 +98,11 @@ var Fields = []settings.Field[Config]{
 	{Key: "enroll_secret_file", Help: "file holding enroll secrets, one per line", Set: settings.String(func(c *C) *string { return &c.EnrollSecretFile })},
 	{Key: "tls_cert", Help: "PEM certificate for HTTPS and NATS TLS", Set: settings.String(func(c *C) *string { return &c.TLSCert })},
 	{Key: "tls_key", Help: "PEM private key for tls_cert", Set: settings.String(func(c *C) *string { return &c.TLSKey })},
+	{Key: "allow_insecure_http", Help: "serve plain HTTP on a non-loopback address (behind a TLS proxy)", Set: func(c *C, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.AllowInsecureHTTP = b
+		return err
+	}},
 	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
 	{Key: "stream_max_age", Help: "how long raw envelopes stay in JetStream", Set: settings.Duration(func(c *C) *time.Duration { return &c.StreamMaxAge })},
 	{Key: "revocation_poll", Help: "how often revocations are applied", Set: settings.Duration(func(c *C) *time.Duration { return &c.RevocationPoll })},
@@ -131,8 +141,10 @@ func (c *Config) Validate() error {
 	} else if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+	if host, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 		bad("http_listen", "%q is not host:port", c.HTTPListen)
+	} else if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && c.TLSCert == "" && !c.AllowInsecureHTTP {
+		bad("http_listen", "%q is reachable from the network but tls_cert is not set: enroll secrets would travel in the clear (set tls_cert/tls_key, or allow_insecure_http behind a TLS proxy)", c.HTTPListen)
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 		bad("nats_listen", "%q is not host:port", c.NATSListen)

@@ -60,6 +60,7 @@ func TestLoadPrecedence(t *testing.T) {
 	t.Parallel()
 	file := writeFile(t, "collector.yaml", `
 http_listen: 0.0.0.0:8443
+allow_insecure_http: true
 nats_listen: 0.0.0.0:4333
 log_level: warn
 ingest_batch: 2000
@@ -260,5 +261,28 @@ func TestFieldsHaveFlagsAndHelp(t *testing.T) {
 	}
 	if fs.Lookup("config") == nil {
 		t.Error("no -config flag")
+	}
+}
+
+func TestPlainHTTPOnTheNetworkNeedsTLSOrAnExplicitOptIn(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"loopback without tls", []string{"-http-listen", "127.0.0.1:8080"}, true},
+		{"localhost without tls", []string{"-http-listen", "localhost:8080"}, true},
+		{"all interfaces without tls", []string{"-http-listen", "0.0.0.0:8080"}, false},
+		{"all interfaces behind a tls proxy", []string{"-http-listen", "0.0.0.0:8080", "-allow-insecure-http", "true"}, true},
+	}
+	for _, c := range cases {
+		_, err := load(t, nil, c.args...)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "tls_cert") {
+			t.Errorf("%s: error does not say what to set: %v", c.name, err)
+		}
 	}
 }
