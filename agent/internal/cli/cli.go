@@ -17,6 +17,7 @@ import (
 	"github.com/fleetproof/fleetproof/agent/internal/checks"
 	"github.com/fleetproof/fleetproof/agent/internal/config"
 	"github.com/fleetproof/fleetproof/agent/internal/daemon"
+	"github.com/fleetproof/fleetproof/agent/internal/service"
 	"github.com/fleetproof/fleetproof/queries"
 )
 
@@ -29,6 +30,10 @@ Usage:
   fleetproof-agent run-checks [--json]   run every check for this OS once and print the results
   fleetproof-agent run [--once] [flags]  run checks on schedule and deliver them to the collector
   fleetproof-agent config show [flags]   print the effective configuration and where each value came from
+  fleetproof-agent install [-config F]   install the agent as a system service and start it (again: reconfigure)
+  fleetproof-agent uninstall [--purge]   stop and remove the service; --purge also deletes the state directory
+  fleetproof-agent start|stop|restart    control the installed service
+  fleetproof-agent status                print running, stopped or not installed
   fleetproof-agent version
 
 Run "fleetproof-agent COMMAND -h" for a command's flags.
@@ -46,6 +51,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runChecks(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = run(ctx, args[1:], stderr)
+	case "install":
+		err = install(args[1:], stdout, stderr)
+	case "uninstall":
+		err = uninstall(args[1:], stdout, stderr)
+	case "start", "stop", "restart", "status":
+		err = control(args[0], args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "show" {
 			fmt.Fprintln(stderr, "fleetproof-agent: usage: fleetproof-agent config show [flags]")
@@ -137,6 +148,7 @@ func loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flags("run", stderr)
 	once := fs.Bool("once", false, "run every check once, deliver, and exit")
+	name := serviceNameFlag(fs)
 	cfg, err := loadConfig(fs, args)
 	if err != nil {
 		return err
@@ -145,10 +157,132 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return daemon.Run(ctx, daemon.Options{
-		Config: cfg, Engine: engine(), Catalog: cat, Logger: newLogger(stderr, cfg.LogLevel),
-		Version: Version, Once: *once,
+	opts := daemon.Options{Config: cfg, Engine: engine(), Catalog: cat, Version: Version, Once: *once}
+	if *once {
+		opts.Logger = newLogger(stderr, cfg.LogLevel)
+		return daemon.Run(ctx, opts)
+	}
+	// Long-running: through the service wrapper, which is what a service
+	// manager starts and which also serves a terminal (Ctrl-C stops it).
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return service.Run(ctx, service.Options{Name: *name}, level, stderr, func(ctx context.Context, log *slog.Logger) error {
+		opts.Logger = log
+		return daemon.Run(ctx, opts)
 	})
+}
+
+func serviceNameFlag(fs *flag.FlagSet) *string {
+	return fs.String("service-name", service.Name, "service name, to run a second agent (staging, tests) beside the default one")
+}
+
+// install installs and starts the service. Only -config is recorded in the
+// service definition: secrets given as flags would end up in unit files and
+// process lists, so they belong in the config file or the MDM profile.
+func install(args []string, stdout, stderr io.Writer) error {
+	fs := flags("install", stderr)
+	configPath := fs.String("config", "", "config file the service reads (recorded in the service definition)")
+	name := serviceNameFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	// Load now so a broken configuration fails the install, not every
+	// restart of the service afterwards.
+	cfg, err := config.Load(fs, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RunRequirements(); err != nil {
+		// Not fatal: the MDM profile with the secret often arrives after
+		// the package; the service retries until it does.
+		fmt.Fprintf(stderr, "warning: the service will not deliver evidence until this is fixed:\n%v\n", err)
+	}
+	m, err := service.NewManager(service.Options{Name: *name, ConfigPath: *configPath})
+	if err != nil {
+		return err
+	}
+	replaced, err := m.Install()
+	if err != nil {
+		return err
+	}
+	verb := "installed"
+	if replaced {
+		verb = "reinstalled"
+	}
+	fmt.Fprintf(stdout, "%s and started %s (%s)\n", verb, m.Name(), m.Platform())
+	return nil
+}
+
+func uninstall(args []string, stdout, stderr io.Writer) error {
+	fs := flags("uninstall", stderr)
+	fs.String("config", "", "config file naming the state directory to purge")
+	purge := fs.Bool("purge", false, "also delete the state directory (device key, spool, enrollment)")
+	name := serviceNameFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var stateDir string
+	if *purge {
+		// Resolve the state directory before removing anything, so a
+		// configuration error leaves the service as it was.
+		cfg, err := config.Load(fs, os.Getenv)
+		if err != nil {
+			return fmt.Errorf("--purge needs the configuration to find the state directory: %w", err)
+		}
+		stateDir = cfg.StateDir
+	}
+	m, err := service.NewManager(service.Options{Name: *name})
+	if err != nil {
+		return err
+	}
+	was, err := m.Uninstall()
+	if err != nil {
+		return err
+	}
+	if was {
+		fmt.Fprintf(stdout, "uninstalled %s\n", m.Name())
+	} else {
+		fmt.Fprintf(stdout, "%s was not installed\n", m.Name())
+	}
+	if *purge {
+		if err := service.Purge(stateDir); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted state directory %s\n", stateDir)
+	}
+	return nil
+}
+
+func control(action string, args []string, stdout, stderr io.Writer) error {
+	fs := flags(action, stderr)
+	name := serviceNameFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	m, err := service.NewManager(service.Options{Name: *name})
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "status":
+		st, err := m.Status()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, st)
+		return nil
+	case "start":
+		err = m.Start()
+	case "stop":
+		err = m.Stop()
+	case "restart":
+		err = m.Restart()
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, m.Name(), err)
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", m.Name(), map[string]string{"start": "started", "stop": "stopped", "restart": "restarted"}[action])
+	return nil
 }
 
 func configShow(args []string, stdout, stderr io.Writer) error {
@@ -177,4 +311,3 @@ func configShow(args []string, stdout, stderr io.Writer) error {
 	}
 	return tw.Flush()
 }
-

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/fleetproof/fleetproof/agent/internal/mdm"
 	"github.com/fleetproof/fleetproof/internal/settings"
 )
 
@@ -72,7 +73,14 @@ var Fields = []settings.Field[Config]{
 // RegisterFlags adds the agent's flags to fs.
 func RegisterFlags(fs *flag.FlagSet) { settings.RegisterFlags(fs, Fields) }
 
-// Load merges defaults, the config file, the environment and flags.
+// readMDM returns the MDM-managed settings of this machine. Tests replace
+// it so they never depend on the profiles of the machine they run on.
+var readMDM = mdm.Read
+
+// Load merges, lowest first: defaults, MDM-managed settings, the config
+// file, the environment and flags. MDM sits below the file so an admin on
+// one machine can still override a fleet-wide profile locally while
+// debugging; a broken profile is an error, as a broken file is.
 func Load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
 	c := Default()
 	path := settings.ConfigPath(fs, EnvPrefix+"CONFIG", getenv)
@@ -81,7 +89,12 @@ func Load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
 			path = DefaultPath()
 		}
 	}
+	managed, source, err := readMDM()
+	if err != nil {
+		return c, fmt.Errorf("config: mdm %s: %w", source, err)
+	}
 	src, err := settings.Merge(&c, Fields,
+		settings.Map[Config]("mdm "+source, managed),
 		settings.File[Config](path),
 		settings.Environment[Config](EnvPrefix, getenv),
 		settings.Flags[Config](fs),
@@ -130,7 +143,7 @@ func (c *Config) Validate() error {
 func (c *Config) RunRequirements() error {
 	var errs []error
 	if c.ServerURL == "" {
-		errs = append(errs, fmt.Errorf("config: server_url is required to deliver evidence (flag -server-url, env %sSERVER_URL, or %s)", EnvPrefix, DefaultPath()))
+		errs = append(errs, fmt.Errorf("config: server_url is required to deliver evidence (flag -server-url, env %sSERVER_URL, %s, or the MDM profile)", EnvPrefix, DefaultPath()))
 	}
 	if c.EnrollSecret == "" {
 		errs = append(errs, fmt.Errorf("config: enroll_secret is required to enroll (flag -enroll-secret, env %sENROLL_SECRET, or enroll_secret_file)", EnvPrefix))

@@ -1,0 +1,7 @@
+//go:build !darwin && !windows
+
+package mdm
+
+func readPlatform() (map[string]string, string, error) {
+	return ReadManagedFile(ManagedDir)
+}
