@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,9 @@ type Config struct {
 	StateDir         string
 	Tags             map[string]string
 	LogLevel         string
+	// CAFile adds a CA bundle to trust for the collector's certificate,
+	// for collectors whose certificate is not publicly trusted.
+	CAFile string
 
 	Sources settings.Sources
 }
@@ -68,6 +72,7 @@ var Fields = []settings.Field[Config]{
 	{Key: "state_dir", Help: "directory for the device key, spool and enrollment", Set: settings.String(func(c *C) *string { return &c.StateDir })},
 	{Key: "tags", Help: "device tags, key=value,key=value (e.g. department=eng)", Set: settings.Pairs(func(c *C) *map[string]string { return &c.Tags })},
 	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
+	{Key: "ca_file", Help: "PEM CA bundle to trust for the collector (HTTPS and NATS TLS) besides the system roots", Set: settings.String(func(c *C) *string { return &c.CAFile })},
 }
 
 // RegisterFlags adds the agent's flags to fs.
@@ -131,6 +136,11 @@ func (c *Config) Validate() error {
 			c.EnrollSecret = strings.TrimSpace(string(b))
 		}
 	}
+	if c.CAFile != "" {
+		if _, err := c.RootCAs(); err != nil {
+			bad("ca_file", "%v", err)
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -149,4 +159,24 @@ func (c *Config) RunRequirements() error {
 		errs = append(errs, fmt.Errorf("config: enroll_secret is required to enroll (flag -enroll-secret, env %sENROLL_SECRET, or enroll_secret_file)", EnvPrefix))
 	}
 	return errors.Join(errs...)
+}
+
+// RootCAs returns the system roots plus CAFile's certificates; nil when no
+// CAFile is set (use the system roots).
+func (c *Config) RootCAs() (*x509.CertPool, error) {
+	if c.CAFile == "" {
+		return nil, nil
+	}
+	pemBytes, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", c.CAFile)
+	}
+	return pool, nil
 }

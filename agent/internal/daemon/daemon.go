@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -87,11 +89,22 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	st, err := ensureEnrolled(ctx, cfg, id, facts, o.Version, log, !o.Once)
+	roots, err := cfg.RootCAs()
+	if err != nil {
+		return fmt.Errorf("agent: ca_file: %w", err)
+	}
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+	}}
+	st, err := ensureEnrolled(ctx, cfg, httpClient, id, facts, o.Version, log, !o.Once)
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(strings.Join(st.Response.NATSURLs, ","), natsOptions(id, st.Response)...)
+	nopts := natsOptions(id, st.Response)
+	if roots != nil {
+		nopts = append(nopts, nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(strings.Join(st.Response.NATSURLs, ","), nopts...)
 	if err != nil {
 		return fmt.Errorf("agent: connect %v: %w", st.Response.NATSURLs, err)
 	}
@@ -179,7 +192,7 @@ func deliverOnce(ctx context.Context, pub *publish.Publisher, sp *spool.Spool, t
 // ensureEnrolled returns the saved enrollment when it still matches the
 // configuration and key, and enrolls otherwise. With retry it keeps trying
 // through collector outages; a rejection is final either way.
-func ensureEnrolled(ctx context.Context, cfg config.Config, id *identity.Identity, facts evidence.HostFacts, version string, log *slog.Logger, retry bool) (enroll.State, error) {
+func ensureEnrolled(ctx context.Context, cfg config.Config, client *http.Client, id *identity.Identity, facts evidence.HostFacts, version string, log *slog.Logger, retry bool) (enroll.State, error) {
 	st, ok, err := enroll.Load(cfg.StateDir)
 	if err != nil {
 		return st, err
@@ -193,7 +206,7 @@ func ensureEnrolled(ctx context.Context, cfg config.Config, id *identity.Identit
 	}
 	backoff := time.Second
 	for {
-		resp, err := enroll.Enroll(ctx, nil, cfg.ServerURL, req)
+		resp, err := enroll.Enroll(ctx, client, cfg.ServerURL, req)
 		if err == nil {
 			st = enroll.State{ServerURL: cfg.ServerURL, PublicKey: id.PublicKey(), Response: *resp}
 			if err := enroll.Save(cfg.StateDir, st); err != nil {

@@ -98,3 +98,21 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+func TestAgentDeliversOverTLSWhenItTrustsTheCollector(t *testing.T) {
+	cert, key := writeCert(t)
+	bin := buildAgent(t)
+	info := startCollectorWith(t, func(c *collectorConfig) { c.TLSCert, c.TLSKey = cert, key })
+
+	_, stderr, err := runAgent(t, bin, "run", "--once", "-server-url", info.HTTPURL, "-enroll-secret", secret, "-state-dir", t.TempDir())
+	if err == nil || !containsAny(stderr, "certificate") {
+		t.Fatalf("an agent without the CA enrolled, or failed for another reason: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := runAgent(t, bin, "run", "--once", "-server-url", info.HTTPURL, "-enroll-secret", secret,
+		"-state-dir", t.TempDir(), "-ca-file", cert); err != nil {
+		t.Fatalf("agent with the CA: %v\n%s", err, stderr)
+	}
+	if info.Ingester.Stats().Envelopes == 0 {
+		waitResults(t, info, 1)
+	}
+}
