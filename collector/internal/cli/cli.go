@@ -9,52 +9,67 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/fleetproof/fleetproof/collector/internal/config"
-	"github.com/fleetproof/fleetproof/collector/internal/posture"
 	"github.com/fleetproof/fleetproof/collector/internal/serve"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
-	"github.com/fleetproof/fleetproof/queries"
 )
 
 // Version is set at build time with -ldflags.
 var Version = "0.1.0-dev"
 
-const usage = `fleetproof-collector turns agents' signed check results into stored evidence.
+// command is one subcommand. Each lives in its own file and registers
+// itself in init, so adding a command never edits a shared switch.
+type command struct {
+	name    string
+	summary string // one line for the usage text, after the name and flags
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	order   int // position in the usage text
+}
 
-Usage:
-  fleetproof-collector serve   [flags]   run NATS, ingest and the HTTP endpoints
-  fleetproof-collector posture [flags]   latest status per device and check as of a time
-  fleetproof-collector revoke -device ID -reason TEXT [-by NAME] [flags]
-                                         cut a device off: its NATS credentials stop working
-                                         within revocation_poll and it cannot re-enroll
-  fleetproof-collector version
+var commands = map[string]command{}
 
-Run "fleetproof-collector COMMAND -h" for a command's flags.
-`
+func register(c command) { commands[c.name] = c }
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("fleetproof-collector turns agents' signed check results into stored evidence.\n\nUsage:\n")
+	list := make([]command, 0, len(commands))
+	for _, c := range commands {
+		list = append(list, c)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].order != list[j].order {
+			return list[i].order < list[j].order
+		}
+		return list[i].name < list[j].name
+	})
+	for _, c := range list {
+		fmt.Fprintf(&b, "  fleetproof-collector %s\n", c.summary)
+	}
+	b.WriteString("  fleetproof-collector version\n\nRun \"fleetproof-collector COMMAND -h\" for a command's flags.\n")
+	return b.String()
+}
 
 // Run executes the command line and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	var err error
-	switch args[0] {
-	case "serve":
-		err = runServe(ctx, args[1:], stderr)
-	case "posture":
-		err = runPosture(ctx, args[1:], stdout, stderr)
-	case "revoke":
-		err = runRevoke(ctx, args[1:], stdout, stderr)
-	case "version", "-version", "--version":
+	switch c, ok := commands[args[0]]; {
+	case ok:
+		err = c.run(ctx, args[1:], stdout, stderr)
+	case args[0] == "version" || args[0] == "-version" || args[0] == "--version":
 		fmt.Fprintln(stdout, "fleetproof-collector", Version)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+		fmt.Fprint(stdout, usage())
 	default:
-		fmt.Fprintf(stderr, "fleetproof-collector: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "fleetproof-collector: unknown command %q\n\n%s", args[0], usage())
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -90,101 +105,17 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, _, err := loadConfig("serve", args, stderr, nil)
-	if err != nil {
-		return err
-	}
-	return serve.Run(ctx, cfg, newLogger(stderr, cfg.LogLevel), nil)
-}
-
-func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var at, format string
-	var stale int
-	cfg, _, err := loadConfig("posture", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&at, "at", "", "instant to report on: RFC 3339, or a date meaning the end of that day (UTC); default now")
-		fs.StringVar(&format, "format", "table", "output format: "+strings.Join(posture.Formats, ", "))
-		fs.IntVar(&stale, "stale-after", 3, "a result older than this many check intervals counts as unknown")
-	})
-	if err != nil {
-		return err
-	}
-	when := time.Now()
-	if at != "" {
-		if when, err = parseTime(at); err != nil {
-			return fmt.Errorf("posture: -at: %w", err)
-		}
-	}
-	if !validFormat(format) {
-		return fmt.Errorf("posture: -format %q: want one of %s", format, strings.Join(posture.Formats, ", "))
-	}
-	log := newLogger(stderr, cfg.LogLevel)
+// openStore opens the collector's ClickHouse for a reporting command.
+func openStore(ctx context.Context, cfg config.Config, stderr io.Writer) (*store.Store, error) {
 	dsn, err := resolveDSN(cfg)
 	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, dsn, log, store.WithCluster(cfg.ClickHouseCluster))
-	if err != nil {
-		return fmt.Errorf("posture: %w", err)
-	}
-	defer st.Close()
-	cat, err := queries.Load()
-	if err != nil {
-		return err
-	}
-	devices, err := st.Devices(ctx)
-	if err != nil {
-		return fmt.Errorf("posture: %w", err)
-	}
-	latest, err := st.LatestResults(ctx, when)
-	if err != nil {
-		return fmt.Errorf("posture: %w", err)
-	}
-	rep := posture.Build(when, devices, latest, cat, posture.Options{StaleAfter: stale})
-	return rep.Write(stdout, format)
-}
-
-func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var device, reason, by string
-	cfg, _, err := loadConfig("revoke", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&device, "device", "", "device id to revoke")
-		fs.StringVar(&reason, "reason", "", "why (kept as evidence)")
-		fs.StringVar(&by, "by", os.Getenv("USER"), "who revokes (kept as evidence)")
-	})
-	if err != nil {
-		return err
-	}
-	if device == "" || reason == "" {
-		return errors.New("revoke: -device and -reason are required")
-	}
-	dsn, err := resolveDSN(cfg)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := store.Open(ctx, dsn, newLogger(stderr, cfg.LogLevel), store.WithCluster(cfg.ClickHouseCluster))
 	if err != nil {
-		return fmt.Errorf("revoke: %w", err)
+		return nil, err
 	}
-	defer st.Close()
-	d, err := st.Device(ctx, device)
-	if err != nil {
-		return fmt.Errorf("revoke: %w", err)
-	}
-	if err := st.Revoke(ctx, store.Revocation{DeviceID: d.DeviceID, PublicKey: d.PublicKey, RevokedAt: time.Now().UTC(),
-		Reason: reason, RevokedBy: by}); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "revoked %s (%s); running collectors apply it within %s\n", d.DeviceID, d.Hostname, cfg.RevocationPoll)
-	return nil
-}
-
-func validFormat(f string) bool {
-	for _, ok := range posture.Formats {
-		if f == ok {
-			return true
-		}
-	}
-	return false
+	return st, nil
 }
 
 // resolveDSN finds ClickHouse: the configured DSN, or the one a running
