@@ -89,7 +89,7 @@ func New(o Options) *Ingester {
 		o.MaxMessageBytes = 4 << 20
 	}
 	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 30 * time.Second
+		o.MaxBackoff = 10 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -56,9 +56,11 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 		return nil, fmt.Errorf("ingest: stream %s: %w", StreamName, err)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute,
+		Durable:   ConsumerName,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		// A crashed collector's in-flight messages return to the others after
+		// this long; a batch insert takes well under a second.
+		AckWait:       30 * time.Second,
 		MaxAckPending: 20000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
