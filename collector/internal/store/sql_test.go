@@ -82,7 +82,19 @@ func TestMigrationsAreNumberedAndSplit(t *testing.T) {
 
 // queriesFile holds every statement of store's Go code with literals in
 // place of placeholders, so both ClickHouse versions run exactly them.
+// Further files testdata/queries_*.sql hold the statements of later
+// features, run after it in name order (so each can be written alone).
 const queriesFile = "testdata/queries.sql"
+
+func queryFiles(t *testing.T) []string {
+	t.Helper()
+	more, err := filepath.Glob("testdata/queries_*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(more)
+	return append([]string{queriesFile}, more...)
+}
 
 // goQuery is an SQL string from the package source: literal text pieces
 // and holes where the Go code splices in a ? argument or a runtime string.
@@ -240,9 +252,13 @@ func (q goQuery) pattern() *regexp.Regexp {
 
 func TestQueriesFileMatchesGoCode(t *testing.T) {
 	t.Parallel()
-	body, err := os.ReadFile(queriesFile)
-	if err != nil {
-		t.Fatal(err)
+	var body []byte
+	for _, f := range queryFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = append(append(body, b...), '\n')
 	}
 	// Comments are not statements: SQL quoted in a comment must not count.
 	haystack := spaces.ReplaceAllString(strings.Join(store.SplitStatements(string(body)), ";")+";", "")
@@ -259,7 +275,7 @@ func TestQueriesFileMatchesGoCode(t *testing.T) {
 	}
 	for _, q := range qs {
 		if !q.pattern().MatchString(haystack) {
-			t.Errorf("%s: query not in %s (copy it there with literal values for its placeholders):\n%s", q.pos, queriesFile, q.text())
+			t.Errorf("%s: query not in %s or testdata/queries_*.sql (copy it there with literal values for its placeholders):\n%s", q.pos, queriesFile, q.text())
 		}
 	}
 }
@@ -328,7 +344,7 @@ func TestSQLRunsOnCurrentClickHouse(t *testing.T) {
 	// The first run downloads ~170 MB; allow for a slow network.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tool, append(migrations, queriesFile)...)
+	cmd := exec.CommandContext(ctx, tool, append(migrations, queryFiles(t)...)...)
 	// queries.sql writes DateTime literals in UTC, as the collector's
 	// server is configured; chDB otherwise uses the machine's zone.
 	cmd.Env = append(os.Environ(), "TZ=UTC")
