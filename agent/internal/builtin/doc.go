@@ -46,12 +46,25 @@
 //   - deb_packages: /var/lib/dpkg/status.
 //   - processes: /proc/<pid>/{stat,status,cmdline,exe,cwd,root,io,cgroup}.
 //   - users: /etc/passwd.
+//   - apt_sources: /etc/apt/sources.list and sources.list.d/*.list
+//     (one-line format) and *.sources (deb822), described by the Release
+//     or InRelease file apt downloaded to /var/lib/apt/lists.
+//   - logged_in_users: /var/run/utmp records (glibc's 384-byte struct
+//     utmp), all types, as getutxent(3) returns them.
+//   - rpm_packages: rpm's SQLite database (/var/lib/rpm/rpmdb.sqlite or
+//     /usr/lib/sysimage/rpm/rpmdb.sqlite, rpm ≥ 4.16), opened read only;
+//     the header blobs are decoded here (tags name, version, release,
+//     epoch, installtime, size/longsize, vendor, group, arch, sourcerpm,
+//     sha1header).
 //   - fleetproof_auto_updates (extension): apt (apt.conf.d layering,
 //     unattended-upgrades), dnf (dnf-automatic / dnf5 automatic timers and
 //     automatic.conf), yum (yum-cron).
 //   - fleetproof_screenlock (extension): GNOME (gschema overrides and the
 //     system dconf databases of the "user" profile) and KDE
 //     (kscreenlockerrc, system and per user).
+//
+// ExtensionTables lists the fleetproof_* tables; Schema and Generate serve
+// them to osqueryd as extension tables (see agent/internal/engine).
 //
 // Options.Root points every reader at another tree; tests use fake roots
 // under testdata. Symlinks there are followed inside the root, as in a
@@ -87,6 +100,18 @@
 //     #include, and assumes apt-daily-upgrade.timer is enabled (the
 //     Debian/Ubuntu default); systemd units count as enabled when linked
 //     under /etc/systemd/system/*.wants.
+//   - apt_sources follows osquery, quirks included: a source yields a row
+//     only once apt has downloaded its Release file; release, version,
+//     maintainer, components and architectures come from that file, not
+//     the sources line; flat repositories ("./" suites) never match a
+//     cache file. Unlike osquery, "Enabled: yes" in a deb822 stanza keeps
+//     it (osquery only accepts "on"), and continuation lines of a stanza
+//     (embedded Signed-By keys) are never read as fields.
+//   - logged_in_users: little-endian records only (x86, arm); like osquery,
+//     records of pid 1 (runlevel) are left out.
+//   - rpm_packages: Berkeley DB (EL8 and older) and ndb (SUSE) databases
+//     are not read (no rows); text tags a header lacks are "" and a
+//     missing epoch is NULL, as in osquery.
 //   - fleetproof_screenlock: only system-wide GNOME settings are read — the
 //     per-user dconf database is binary GVDB — and dconf keyfiles are
 //     assumed compiled by `dconf update`. GNOME counts as present only with

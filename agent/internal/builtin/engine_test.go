@@ -211,9 +211,9 @@ func TestReferencedTablesIgnoresLiteralsAndComments(t *testing.T) {
 
 func TestTablesListsEveryImplementedTable(t *testing.T) {
 	got := New(Options{}).Tables()
-	want := []string{"block_devices", "deb_packages", "disk_encryption", "fleetproof_auto_updates",
-		"fleetproof_screenlock", "kernel_info", "mounts", "os_version", "osquery_info", "processes",
-		"system_info", "uptime", "users"}
+	want := []string{"apt_sources", "block_devices", "deb_packages", "disk_encryption", "fleetproof_auto_updates",
+		"fleetproof_screenlock", "kernel_info", "logged_in_users", "mounts", "os_version", "osquery_info", "processes",
+		"rpm_packages", "system_info", "uptime", "users"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Tables() = %v, want %v", got, want)
 	}

@@ -29,6 +29,9 @@ func allTables() []*tableDef {
 		debPackagesTable,
 		processesTable,
 		usersTable,
+		aptSourcesTable,
+		loggedInUsersTable,
+		rpmPackagesTable,
 		autoUpdatesTable,
 		screenlockTable,
 	}

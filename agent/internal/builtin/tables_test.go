@@ -272,7 +272,8 @@ func TestOSVersionSystemInfoKernelUptime(t *testing.T) {
 func TestMissingSourcesGiveNoRowsNotErrors(t *testing.T) {
 	e := newTestEngine(t, t.TempDir())
 	for _, table := range []string{"kernel_info", "uptime", "mounts", "block_devices", "disk_encryption",
-		"deb_packages", "processes", "users", "fleetproof_auto_updates", "fleetproof_screenlock"} {
+		"deb_packages", "processes", "users", "fleetproof_auto_updates", "fleetproof_screenlock",
+		"apt_sources", "logged_in_users", "rpm_packages"} {
 		if rows := mustQuery(t, e, "SELECT * FROM "+table); len(rows) != 0 {
 			t.Errorf("%s on an empty root: %v", table, rows)
 		}

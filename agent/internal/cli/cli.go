@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,18 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/fleetproof/fleetproof/agent/internal/builtin"
 	"github.com/fleetproof/fleetproof/agent/internal/checks"
 	"github.com/fleetproof/fleetproof/agent/internal/config"
 	"github.com/fleetproof/fleetproof/agent/internal/daemon"
+	"github.com/fleetproof/fleetproof/agent/internal/engine"
+	"github.com/fleetproof/fleetproof/agent/internal/osquery"
+	"github.com/fleetproof/fleetproof/agent/internal/osqueryd"
 	"github.com/fleetproof/fleetproof/agent/internal/service"
 	"github.com/fleetproof/fleetproof/queries"
 )
@@ -28,6 +35,11 @@ const usage = `fleetproof-agent runs compliance checks on this device and delive
 
 Usage:
   fleetproof-agent run-checks [--json]   run every check for this OS once and print the results
+  fleetproof-agent query [--engine auto|osquery|builtin] [--socket PATH] SQL
+                                         run SQL, print rows as JSON like osqueryi --json
+  fleetproof-agent extension --socket PATH [--timeout S --interval S]
+                                         serve the agent's tables as an osquery extension
+                                         (for osqueryd's --extensions_autoload; name the binary *.ext)
   fleetproof-agent run [--once] [flags]  run checks on schedule and deliver them to the collector
   fleetproof-agent config show [flags]   print the effective configuration and where each value came from
   fleetproof-agent install [-config F]   install the agent as a system service and start it (again: reconfigure)
@@ -51,6 +63,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runChecks(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = run(ctx, args[1:], stderr)
+	case "query":
+		err = query(ctx, args[1:], stdout, stderr)
+	case "extension":
+		err = extension(ctx, args[1:], stderr)
 	case "install":
 		err = install(args[1:], stdout, stderr)
 	case "uninstall":
@@ -103,22 +119,42 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// engine returns the engine that answers checks. Only the built-in engine
-// exists so far; the osqueryd path comes with the extension client.
-func engine() checks.Engine { return builtin.New(builtin.Options{}) }
+// openEngine opens the engine the configuration selects for a short-lived
+// command: it shares the agent service's osqueryd when one runs. Only
+// errors are logged unless log_level is debug, so output stays clean.
+func openEngine(ctx context.Context, cfg config.Config, stderr io.Writer) (checks.Engine, io.Closer, error) {
+	level := "error"
+	if cfg.LogLevel == "debug" {
+		level = "debug"
+	}
+	return engine.Open(ctx, engineOptions(cfg, newLogger(stderr, level), true))
+}
+
+func engineOptions(cfg config.Config, log *slog.Logger, shared bool) engine.Options {
+	return engine.Options{
+		Mode: engine.Mode(cfg.Engine), Socket: cfg.OsquerySocket, OsquerydPath: cfg.OsquerydPath,
+		MemoryMB: cfg.OsqueryMemoryMB, StateDir: cfg.StateDir, Version: Version, Logger: log, Shared: shared,
+	}
+}
 
 func runChecks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("run-checks", stderr)
 	asJSON := fs.Bool("json", false, "print results as JSON")
 	fs.Bool("once", true, "run each check once (the only mode of run-checks)")
-	if err := parse(fs, args); err != nil {
+	cfg, err := loadConfig(fs, args)
+	if err != nil {
 		return err
 	}
 	cat, err := queries.Load()
 	if err != nil {
 		return err
 	}
-	r := &checks.Runner{Engine: engine(), Pack: cat.Pack, Platform: runtime.GOOS}
+	eng, closer, err := openEngine(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	r := &checks.Runner{Engine: eng, Pack: cat.Pack, Platform: runtime.GOOS}
 	res := r.RunAll(ctx, cat)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -157,7 +193,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := daemon.Options{Config: cfg, Engine: engine(), Catalog: cat, Version: Version, Once: *once}
+	// Engine left nil: daemon.Run opens the one the configuration selects.
+	opts := daemon.Options{Config: cfg, Catalog: cat, Version: Version, Once: *once}
 	if *once {
 		opts.Logger = newLogger(stderr, cfg.LogLevel)
 		return daemon.Run(ctx, opts)
@@ -170,6 +207,111 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		opts.Logger = log
 		return daemon.Run(ctx, opts)
 	})
+}
+
+// query runs one SQL statement and prints the rows like `osqueryi --json`:
+// a JSON array with one object per line, keys sorted, values strings.
+func query(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("query", stderr)
+	config.RegisterFlags(fs)
+	socket := fs.String("socket", "", "extensions socket of a running osqueryd (same as -osquery-socket)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sql := strings.TrimSpace(strings.Join(fs.Args(), " "))
+	if sql == "" {
+		return errors.New("query: no SQL given (flags go before the SQL)")
+	}
+	cfg, err := config.Load(fs, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if *socket != "" {
+		cfg.OsquerySocket = *socket
+	}
+	eng, closer, err := openEngine(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	rows, err := eng.Query(ctx, sql)
+	if err != nil {
+		return err
+	}
+	return writeRows(stdout, rows)
+}
+
+func writeRows(w io.Writer, rows []map[string]string) error {
+	var b bytes.Buffer
+	b.WriteString("[\n")
+	for i, r := range rows {
+		var line bytes.Buffer
+		enc := json.NewEncoder(&line)
+		enc.SetEscapeHTML(false) // osqueryi prints <, > and & as they are
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+		b.WriteString("  ")
+		b.Write(bytes.TrimSuffix(line.Bytes(), []byte("\n")))
+		if i < len(rows)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	if len(rows) == 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString("]\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// extension runs the agent as an osquery extension, as osqueryd starts
+// autoloaded extensions: <bin> [--verbose] --socket <em> --timeout <s>
+// --interval <s>. It waits up to --timeout for osqueryd's socket, serves
+// the agent's tables until osqueryd shuts down or goes away, and pings it
+// every --interval.
+func extension(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flags("extension", stderr)
+	socket := fs.String("socket", "", "osqueryd's extensions socket")
+	timeout := fs.Float64("timeout", 3, "seconds to wait for osqueryd's socket")
+	interval := fs.Float64("interval", 3, "seconds between health checks of osqueryd")
+	verbose := fs.Bool("verbose", false, "log debug messages")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *socket == "" {
+		return errors.New("extension: --socket is required")
+	}
+	level := "info"
+	if *verbose {
+		level = "debug"
+	}
+	log := newLogger(stderr, level)
+	seconds := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	deadline := time.Now().Add(seconds(*timeout))
+	for {
+		err := osqueryd.Ping(ctx, *socket, 5*time.Second)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("extension: no osqueryd answering on %s within %gs: %w", *socket, *timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	err := engine.ServeExtension(ctx, *socket, builtin.New(builtin.Options{}), Version,
+		osquery.WithPingInterval(seconds(*interval)), osquery.WithLogger(log),
+		osquery.OnReady(func(uuid int64) { log.Info("serving agent tables", "socket", *socket, "uuid", uuid) }))
+	switch {
+	case err == nil, errors.Is(err, osquery.ErrShutdown):
+		log.Info("osqueryd shut down; exiting")
+		return nil
+	case errors.Is(err, osquery.ErrManagerGone):
+		log.Info("osqueryd went away; exiting", "err", err)
+		return nil
+	}
+	return err
 }
 
 func serviceNameFlag(fs *flag.FlagSet) *string {
@@ -292,7 +434,9 @@ func configShow(args []string, stdout, stderr io.Writer) error {
 	}
 	values := map[string]string{
 		"server_url": cfg.ServerURL, "enroll_secret": cfg.EnrollSecret, "enroll_secret_file": cfg.EnrollSecretFile,
-		"state_dir": cfg.StateDir, "log_level": cfg.LogLevel,
+		"state_dir": cfg.StateDir, "log_level": cfg.LogLevel, "ca_file": cfg.CAFile,
+		"engine": cfg.Engine, "osquery_socket": cfg.OsquerySocket, "osqueryd_path": cfg.OsquerydPath,
+		"osquery_memory_mb": strconv.Itoa(cfg.OsqueryMemoryMB),
 	}
 	var tags []string
 	for k, v := range cfg.Tags {

@@ -27,6 +27,17 @@ type Config struct {
 	// CAFile adds a CA bundle to trust for the collector's certificate,
 	// for collectors whose certificate is not publicly trusted.
 	CAFile string
+	// Engine answers checks: auto (osqueryd when reachable or startable,
+	// else built-in), osquery, or builtin.
+	Engine string
+	// OsquerySocket is the extensions socket of an osqueryd someone else
+	// runs; when set the agent never starts its own.
+	OsquerySocket string
+	// OsquerydPath is the osqueryd binary to supervise; empty searches
+	// PATH and osquery's install paths.
+	OsquerydPath string
+	// OsqueryMemoryMB is the memory ceiling of a supervised osqueryd.
+	OsqueryMemoryMB int
 
 	Sources settings.Sources
 }
@@ -59,7 +70,7 @@ func DefaultStateDir() string {
 
 // Default returns the built-in defaults.
 func Default() Config {
-	return Config{StateDir: DefaultStateDir(), LogLevel: "info"}
+	return Config{StateDir: DefaultStateDir(), LogLevel: "info", Engine: "auto", OsqueryMemoryMB: 200}
 }
 
 type C = Config
@@ -73,6 +84,10 @@ var Fields = []settings.Field[Config]{
 	{Key: "tags", Help: "device tags, key=value,key=value (e.g. department=eng)", Set: settings.Pairs(func(c *C) *map[string]string { return &c.Tags })},
 	{Key: "log_level", Help: "debug, info, warn or error", Set: settings.String(func(c *C) *string { return &c.LogLevel })},
 	{Key: "ca_file", Help: "PEM CA bundle to trust for the collector (HTTPS and NATS TLS) besides the system roots", Set: settings.String(func(c *C) *string { return &c.CAFile })},
+	{Key: "engine", Help: "query engine: auto (osqueryd when reachable or startable, else built-in), osquery or builtin", Set: settings.String(func(c *C) *string { return &c.Engine })},
+	{Key: "osquery_socket", Help: "extensions socket of an osqueryd run by someone else (the agent then never starts one)", Set: settings.String(func(c *C) *string { return &c.OsquerySocket })},
+	{Key: "osqueryd_path", Help: "osqueryd binary to run; default: PATH, then osquery's install paths", Set: settings.String(func(c *C) *string { return &c.OsquerydPath })},
+	{Key: "osquery_memory_mb", Help: "memory ceiling in MB of the osqueryd the agent runs (watchdog limit and the agent's own check)", Set: settings.Int(func(c *C) *int { return &c.OsqueryMemoryMB })},
 }
 
 // RegisterFlags adds the agent's flags to fs.
@@ -140,6 +155,14 @@ func (c *Config) Validate() error {
 		if _, err := c.RootCAs(); err != nil {
 			bad("ca_file", "%v", err)
 		}
+	}
+	switch c.Engine {
+	case "auto", "osquery", "builtin":
+	default:
+		bad("engine", "%q is not one of auto, osquery, builtin", c.Engine)
+	}
+	if c.OsqueryMemoryMB < 50 {
+		bad("osquery_memory_mb", "%d is below 50, too little for osqueryd to run", c.OsqueryMemoryMB)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

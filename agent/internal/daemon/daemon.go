@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetproof/fleetproof/agent/internal/checks"
 	"github.com/fleetproof/fleetproof/agent/internal/config"
+	"github.com/fleetproof/fleetproof/agent/internal/engine"
 	"github.com/fleetproof/fleetproof/agent/internal/enroll"
 	"github.com/fleetproof/fleetproof/agent/internal/hostfacts"
 	"github.com/fleetproof/fleetproof/agent/internal/identity"
@@ -32,7 +33,10 @@ const SpoolFile = "spool.db"
 
 // Options configure Run.
 type Options struct {
-	Config  config.Config
+	Config config.Config
+	// Engine answers the checks; nil opens the one the configuration
+	// selects (engine.Open: osqueryd, supervised if need be, or built-in)
+	// and closes it, stopping a supervised osqueryd, when Run returns.
 	Engine  checks.Engine
 	Catalog *queries.Catalog
 	Logger  *slog.Logger
@@ -73,6 +77,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer sp.Close()
 
+	if o.Engine == nil {
+		eng, closer, err := engine.Open(ctx, engine.Options{
+			Mode: engine.Mode(cfg.Engine), Socket: cfg.OsquerySocket, OsquerydPath: cfg.OsquerydPath,
+			MemoryMB: cfg.OsqueryMemoryMB, StateDir: cfg.StateDir, Version: o.Version, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		defer closer.Close()
+		o.Engine = eng
+	}
 	runner := &checks.Runner{Engine: o.Engine, Pack: o.Catalog.Pack, Platform: runtime.GOOS}
 	applicable := runner.Applicable(o.Catalog)
 	log.Info("agent starting", "version", o.Version, "checks", len(applicable), "engine", o.Engine.Name(), "once", o.Once)

@@ -9,7 +9,8 @@ import (
 // Keys are the configuration keys an MDM source may set. They mirror the
 // agent's config.Fields (a test in the config package keeps them in step);
 // they live here because config imports this package, not the reverse.
-var Keys = []string{"server_url", "enroll_secret", "enroll_secret_file", "state_dir", "tags", "log_level", "ca_file"}
+var Keys = []string{"server_url", "enroll_secret", "enroll_secret_file", "state_dir", "tags", "log_level", "ca_file",
+	"engine", "osquery_socket", "osqueryd_path", "osquery_memory_mb"}
 
 // fold reduces a name to letters and digits in lower case, which is how
 // MDM consoles' CamelCase names and the agent's snake_case keys meet.

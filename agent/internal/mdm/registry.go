@@ -42,6 +42,11 @@ type RegValue struct {
 //	Tags              REG_MULTI_SZ of key=value,  tags
 //	                  or REG_SZ "k=v,k2=v2"
 //	LogLevel          REG_SZ                      log_level
+//	CAFile            REG_SZ / REG_EXPAND_SZ      ca_file
+//	Engine            REG_SZ                      engine
+//	OsquerySocket     REG_SZ                      osquery_socket
+//	OsquerydPath      REG_SZ / REG_EXPAND_SZ      osqueryd_path
+//	OsqueryMemoryMB   REG_DWORD                   osquery_memory_mb
 //
 // REG_DWORD and REG_QWORD values become decimal text; REG_MULTI_SZ items are
 // joined with commas (empty items, which some editors append, are dropped).
