@@ -36,5 +36,32 @@ demo: deps build
 schema-check:
 	$(GO) test -count=1 -run 'ChDB' -v ./collector/internal/store/
 
+# Ingest throughput as ratios against raw JetStream and ClickHouse ceilings
+# measured in the same run (collector/internal/bench); about 2-3 minutes on
+# 2 cores. Needs clickhouse-server (`make deps`). Benchmarks only report;
+# bin/benchtable prints the table, judges the targets, and fails only when
+# the run itself failed.
+BENCHTIME ?= 3s
+.PHONY: bench
+bench:
+	$(GO) build -o bin/benchtable ./collector/internal/bench/cmd/benchtable
+	$(GO) test -count=1 -timeout 10m -run '^$$' -bench . -benchtime $(BENCHTIME) ./collector/internal/bench/ 2>&1 | bin/benchtable
+
+# package cross-compiles both programs for each PACKAGE_ARCHS and builds
+# their deb, rpm and apk packages into dist/ (packaging/README.md says what
+# they install and do). Packages of earlier builds are removed first, so
+# dist/ holds one consistent set.
+PACKAGE_ARCHS ?= amd64 arm64
+.PHONY: package
+package:
+	rm -f dist/fleetproof-agent_* dist/fleetproof-collector_*
+	@set -e; for arch in $(PACKAGE_ARCHS); do \
+		echo "building linux/$$arch"; \
+		GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-$$arch/fleetproof-agent ./agent; \
+		GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-$$arch/fleetproof-collector ./collector; \
+		$(GO) run ./packaging/cmd/fleetproof-package -version '$(VERSION)' -arch $$arch \
+			-agent dist/linux-$$arch/fleetproof-agent -collector dist/linux-$$arch/fleetproof-collector -out dist; \
+	done
+
 clean:
 	rm -rf bin

@@ -12,6 +12,8 @@ have_clickhouse() {
 need=()
 have_clickhouse || need+=(clickhouse-server clickhouse-client)
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc)
+# rpm reads and installs the rpm packages in packaging/'s tests.
+command -v rpm >/dev/null 2>&1 || need+=(rpm)
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
 fi

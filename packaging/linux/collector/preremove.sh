@@ -1,0 +1,6 @@
+case "$(phase "$@")" in
+remove)
+	service_deactivate
+	;;
+esac
+exit 0
