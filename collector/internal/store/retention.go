@@ -29,7 +29,9 @@ func (s *Store) RecordEnrollment(ctx context.Context, e EnrollmentEvent) error {
 }
 
 // partitionedTables are the monthly-partitioned tables retention applies to.
-var partitionedTables = []string{"results", "heartbeats", "gaps", "dead_letters", "enrollment_events"}
+// results_daily goes with results: a rollup outliving its evidence would
+// give numbers nobody can check against the rows behind them.
+var partitionedTables = []string{"results", "results_daily", "heartbeats", "gaps", "dead_letters", "enrollment_events"}
 
 // DropPartitionsBefore drops every monthly partition that ends before
 // cutoff, so retention removes whole months and never a partial one: data
