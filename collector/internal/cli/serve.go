@@ -18,5 +18,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	serve.Version = Version
 	return serve.Run(ctx, cfg, newLogger(stderr, cfg.LogLevel), nil)
 }

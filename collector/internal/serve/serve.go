@@ -20,15 +20,18 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetproof/fleetproof/collector/internal/api"
 	"github.com/fleetproof/fleetproof/collector/internal/auth"
 	"github.com/fleetproof/fleetproof/collector/internal/chserver"
 	"github.com/fleetproof/fleetproof/collector/internal/config"
 	"github.com/fleetproof/fleetproof/collector/internal/enroll"
+	"github.com/fleetproof/fleetproof/collector/internal/extract"
 	"github.com/fleetproof/fleetproof/collector/internal/ingest"
 	"github.com/fleetproof/fleetproof/collector/internal/metrics"
 	"github.com/fleetproof/fleetproof/collector/internal/natsd"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/evidence"
+	"github.com/fleetproof/fleetproof/queries"
 )
 
 // Info describes a running collector; Run passes it to its ready callback.
@@ -39,6 +42,10 @@ type Info struct {
 	PID           int              `json:"pid"`
 	Ingester      *ingest.Ingester `json:"-"`
 }
+
+// Version is the collector's version, recorded in extract manifests; the
+// command line sets it from its build-time value.
+var Version = "dev"
 
 // StateFile is where a running serve records its endpoints (an Info as
 // JSON), so reporting subcommands and scripts on the same data dir can
@@ -182,6 +189,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 			return authority.DeviceUser(deviceID, publicKey)
 		},
 	})
+	cat, err := queries.Load()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	apiSrv := api.New(&api.Authenticator{Store: st}, st, log)
+	api.Register(apiSrv, api.Deps{Store: st, Catalog: cat})
+	manifestKey, err := extract.LoadOrCreateKey(filepath.Join(cfg.DataDir, extract.KeyFile))
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	api.RegisterExtract(apiSrv, api.ExtractDeps{Store: st, Catalog: cat, Key: manifestKey, Version: Version})
+	apiSrv.Mount(mux)
 	mux.Handle("/metrics", met.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -202,7 +221,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	defer stop()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(5)
+	wg.Add(6)
+	go func() {
+		defer wg.Done()
+		apiSrv.Run(runCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		applyRetention(runCtx, st, cfg.RetentionDays, log)
