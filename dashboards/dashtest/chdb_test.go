@@ -1,0 +1,182 @@
+package dashtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// moduleRoot walks up from the package directory to go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// chdbSQL returns the chdb-sql tool, or skips (fails under CI) when it or
+// what it needs to fetch ClickHouse is missing.
+func chdbSQL(t *testing.T) string {
+	t.Helper()
+	unavailable := func(why string) {
+		t.Helper()
+		msg := "chdb-sql cannot run, so the dashboards' SQL is not checked on current ClickHouse: " + why
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	tool := filepath.Join(moduleRoot(t), "..", "shared", "tools", "chdb-sql")
+	if _, err := os.Stat(tool); err != nil {
+		unavailable(err.Error())
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		unavailable("python3 not found")
+	}
+	// npm is only needed for the first run's download.
+	cache := os.Getenv("CHDB_CACHE")
+	if cache == "" {
+		cache = "/tmp/chdb-cache"
+	}
+	if os.Getenv("CHDB_LIB") == "" {
+		if _, err := os.Stat(filepath.Join(cache, "libchdb.so")); err != nil {
+			if _, err := exec.LookPath("npm"); err != nil {
+				unavailable("npm not found and no libchdb.so in " + cache + " (set CHDB_LIB)")
+			}
+		}
+	}
+	return tool
+}
+
+const markerColumn = "dashtest_marker"
+
+// TestStatementsRunOnCurrentClickHouse runs, in one chdb-sql session, the
+// collector's migrations, the seed fleet, then every dashboard statement
+// in every scenario, each after a marker row naming it, and compares the
+// key panels' rows with Expected. chdb-sql stops at the first failing
+// statement and names it.
+func TestStatementsRunOnCurrentClickHouse(t *testing.T) {
+	t.Parallel()
+	tool := chdbSQL(t)
+	migrations, err := filepath.Glob(filepath.Join(moduleRoot(t), "collector", "internal", "store", "migrations", "*.sql"))
+	if err != nil || len(migrations) == 0 {
+		t.Fatalf("migrations: %v %v", migrations, err)
+	}
+	slices.Sort(migrations)
+	qs, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	var b strings.Builder
+	var names []string
+	for _, s := range Scenarios() {
+		for _, q := range qs {
+			sql, err := q.Expand(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := s.Name + "/" + q.Name()
+			names = append(names, name)
+			fmt.Fprintf(&b, "SELECT %s AS %s;\n%s;\n\n", Quote(name), markerColumn, sql)
+		}
+	}
+	seed := filepath.Join(dir, "seed.sql")
+	statements := filepath.Join(dir, "dashboards.sql")
+	if err := os.WriteFile(seed, []byte(Seed().SQL()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(statements, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first run downloads ~170 MB; allow for a slow network.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, append(migrations, seed, statements)...)
+	// The seed writes DateTime literals in UTC, as the collector's server
+	// is configured. The working directory is empty because chDB reads a
+	// config.xml from it if there is one.
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+			t.Fatalf("a statement fails on ClickHouse 26.x (statements in %s):\n%s", statements, stderr.String())
+		}
+		t.Fatalf("%s: %v\n%s", tool, err, stderr.String())
+	}
+
+	got := splitOutput(string(out))
+	for _, name := range names {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s: no output section; did chdb-sql skip it?", name)
+		}
+	}
+	byPanel := map[string]string{}
+	for _, q := range qs {
+		if q.Panel != "" {
+			byPanel[q.Panel] = q.Name()
+		}
+	}
+	for _, e := range Expected() {
+		res, ok := got[e.Scenario+"/"+byPanel[e.Panel]]
+		if !ok {
+			continue // reported above
+		}
+		wantHeader := strings.Join(e.Columns, "\t")
+		if len(res) == 0 || res[0] != wantHeader {
+			t.Errorf("%s / %s on 26.x: columns %q, want %q", e.Scenario, e.Panel, res[:min(len(res), 1)], wantHeader)
+			continue
+		}
+		if rows := res[1:]; !slices.Equal(rows, e.Rows) {
+			t.Errorf("%s / %s on 26.x:\n got %s\nwant %s", e.Scenario, e.Panel, strings.Join(rows, "\n    "), strings.Join(e.Rows, "\n    "))
+		}
+	}
+}
+
+// splitOutput cuts chdb-sql's output (TabSeparatedWithNames per statement)
+// at the marker rows: name → the statement's header line and rows.
+func splitOutput(out string) map[string][]string {
+	sections := map[string][]string{}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var cur string
+	for i := 0; i < len(lines); i++ {
+		if lines[i] == markerColumn && i+1 < len(lines) {
+			cur = unescapeTSV(lines[i+1])
+			sections[cur] = []string{}
+			i++
+			continue
+		}
+		if cur != "" {
+			sections[cur] = append(sections[cur], lines[i])
+		}
+	}
+	return sections
+}
+
+func unescapeTSV(s string) string {
+	return strings.NewReplacer(`\\`, `\`, `\t`, "\t", `\n`, "\n", `\'`, "'").Replace(s)
+}
