@@ -184,6 +184,7 @@ func loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flags("run", stderr)
 	once := fs.Bool("once", false, "run every check once, deliver, and exit")
+	timeout := fs.Duration("timeout", 2*time.Minute, "with -once: how long to keep trying to deliver before leaving results spooled")
 	name := serviceNameFlag(fs)
 	cfg, err := loadConfig(fs, args)
 	if err != nil {
@@ -194,7 +195,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	// Engine left nil: daemon.Run opens the one the configuration selects.
-	opts := daemon.Options{Config: cfg, Catalog: cat, Version: Version, Once: *once}
+	opts := daemon.Options{Config: cfg, Catalog: cat, Version: Version, Once: *once, OnceTimeout: *timeout}
 	if *once {
 		opts.Logger = newLogger(stderr, cfg.LogLevel)
 		return daemon.Run(ctx, opts)

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -148,7 +150,14 @@ func Run(ctx context.Context, o Options) error {
 		defer close(done)
 		pub.Run(ctx, wake, 30*time.Second)
 	}()
+	// The agent idles between hourly checks on every laptop: a soft memory
+	// limit and returning freed pages after each batch keep its resident
+	// set near the binary's own size instead of a check cycle's peak.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(12 << 20)
+	}
 	schedule(ctx, applicable, runner, o.HeartbeatEvery, func(results []evidence.Result) {
+		defer debug.FreeOSMemory()
 		if len(results) > 0 {
 			if err := sp.Append(results...); err != nil {
 				log.Error("spooling results failed", "err", err)
@@ -172,15 +181,15 @@ func Run(ctx context.Context, o Options) error {
 func heartbeat(f evidence.HostFacts, sp *spool.Spool, checks int) evidence.Heartbeat {
 	h := evidence.Heartbeat{ObservedAt: time.Now().UTC(), Hostname: f.Hostname, ChecksKnown: checks}
 	st := sp.Stats()
-	h.SpoolDepth = st.Pending + st.Sealed
+	h.SpoolDepth = st.Pending + st.SealedResults
 	if f.BootTime > 0 {
 		h.UptimeS = time.Now().Unix() - f.BootTime
 	}
 	return h
 }
 
-func deliverOnce(ctx context.Context, pub *publish.Publisher, sp *spool.Spool, timeout time.Duration, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func deliverOnce(parent context.Context, pub *publish.Publisher, sp *spool.Spool, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	backoff := 200 * time.Millisecond
 	for {
@@ -191,7 +200,11 @@ func deliverOnce(ctx context.Context, pub *publish.Publisher, sp *spool.Spool, t
 		}
 		if ctx.Err() != nil {
 			s := sp.Stats()
-			return fmt.Errorf("agent: not delivered within %s; %d results and %d envelopes stay spooled for the next run: %w", timeout, s.Pending, s.Sealed, err)
+			why := fmt.Sprintf("not delivered within %s", timeout)
+			if parent.Err() != nil {
+				why = "interrupted"
+			}
+			return fmt.Errorf("agent: %s; %d results stay spooled for the next run: %w", why, s.Pending+s.SealedResults, err)
 		}
 		log.Warn("delivery failed; retrying", "err", err)
 		t := time.NewTimer(backoff)
@@ -204,17 +217,17 @@ func deliverOnce(ctx context.Context, pub *publish.Publisher, sp *spool.Spool, t
 	}
 }
 
-// ensureEnrolled returns the saved enrollment when it still matches the
-// configuration and key, and enrolls otherwise. With retry it keeps trying
-// through collector outages; a rejection is final either way.
+// ensureEnrolled enrolls at every start, so a collector whose NATS address
+// changed hands out the new one, and falls back to the saved enrollment
+// when the collector cannot be reached or refuses (a rotated enroll secret
+// must not cut off devices already enrolled). With no saved enrollment it
+// keeps trying through outages when retry is set; a rejection is final.
 func ensureEnrolled(ctx context.Context, cfg config.Config, client *http.Client, id *identity.Identity, facts evidence.HostFacts, version string, log *slog.Logger, retry bool) (enroll.State, error) {
 	st, ok, err := enroll.Load(cfg.StateDir)
 	if err != nil {
 		return st, err
 	}
-	if ok && st.ServerURL == cfg.ServerURL && st.PublicKey == id.PublicKey() && st.Response.DeviceID == id.DeviceID {
-		return st, nil
-	}
+	saved := ok && st.ServerURL == cfg.ServerURL && st.PublicKey == id.PublicKey() && st.Response.DeviceID == id.DeviceID
 	req := evidence.EnrollRequest{
 		Schema: evidence.SchemaVersion, Secret: cfg.EnrollSecret, DeviceID: id.DeviceID,
 		PublicKey: id.PublicKey(), AgentVersion: version, Host: facts, Tags: cfg.Tags,
@@ -228,6 +241,10 @@ func ensureEnrolled(ctx context.Context, cfg config.Config, client *http.Client,
 				return st, err
 			}
 			log.Info("enrolled", "server", cfg.ServerURL, "nats", resp.NATSURLs)
+			return st, nil
+		}
+		if saved {
+			log.Warn("enrollment refresh failed; using the saved enrollment", "nats", st.Response.NATSURLs, "err", err)
 			return st, nil
 		}
 		if errors.Is(err, enroll.ErrRejected) || !retry || ctx.Err() != nil {

@@ -256,12 +256,13 @@ func TestRunOnceDeliversSignedResultsForEveryApplicableCheck(t *testing.T) {
 	}
 	assertSpoolEmpty(t, stateDir)
 
-	// A restart uses the saved enrollment and carries on the sequence.
+	// A restart refreshes its enrollment (the collector may have moved its
+	// NATS address) and carries on the sequence.
 	if err := daemon.Run(ctx, options(t, srv.URL, enrollSecret, stateDir)); err != nil {
 		t.Fatalf("second Run: %v", err)
 	}
-	if accepted, _ := coll.counts(); accepted != 1 {
-		t.Errorf("second Run enrolled again (%d enrollments), want the saved enrollment re-used", accepted)
+	if accepted, _ := coll.counts(); accepted != 2 {
+		t.Errorf("second Run: %d enrollments, want a refresh at start", accepted)
 	}
 	all := envelopes(t, stream, deviceID, key)
 	if len(all) <= len(first) {
@@ -279,6 +280,16 @@ func TestRunOnceDeliversSignedResultsForEveryApplicableCheck(t *testing.T) {
 		seen[env.MsgID()] = true
 	}
 	assertSpoolEmpty(t, stateDir)
+
+	// After an enroll-secret rotation the collector refuses the old secret;
+	// an enrolled device keeps delivering with its saved enrollment.
+	before := len(all)
+	if err := daemon.Run(ctx, options(t, srv.URL, "rotated-away", stateDir)); err != nil {
+		t.Fatalf("run with a refused secret but a saved enrollment: %v", err)
+	}
+	if n := len(envelopes(t, stream, deviceID, key)); n <= before {
+		t.Error("nothing delivered with the saved enrollment")
+	}
 }
 
 // covered returns the sorted distinct check ids in envs and how many

@@ -67,6 +67,7 @@ type Options struct {
 type Stats struct {
 	Pending       int       // results not yet sealed
 	Sealed        int       // envelopes sealed and not yet acknowledged
+	SealedResults int       // results inside those envelopes
 	Bytes         int64     // stored bytes counted against MaxBytes
 	OldestPending time.Time // observed time of the oldest pending result; zero if none
 	Dropped       uint64    // results dropped over the spool's lifetime
@@ -289,7 +290,14 @@ func (s *Spool) Stats() Stats {
 				st.OldestPending = t
 			}
 		}
-		return nil
+		// The outbox is short (sealed envelopes awaiting an ack), so
+		// reading each header is cheap.
+		return tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
+			if r, err := decodeOutbox(v); err == nil {
+				st.SealedResults += r.results
+			}
+			return nil
+		})
 	})
 	return st
 }

@@ -118,6 +118,10 @@ func (in *Ingester) Progress() <-chan struct{} { return in.notify }
 // Forget drops a cached device key, e.g. after re-enrollment or revocation.
 func (in *Ingester) Forget(deviceID string) { in.keys.Delete(deviceID) }
 
+// batchTimeout bounds storing one batch; it stays below the consumer's
+// AckWait so a slow insert fails here rather than being redelivered.
+const batchTimeout = 25 * time.Second
+
 // Run fetches and ingests until ctx ends.
 func (in *Ingester) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
@@ -143,13 +147,18 @@ func (in *Ingester) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		err = in.process(ctx, msgs)
-		if err != nil && in.o.Store.Ping(ctx) == nil {
+		// A fetched batch is finished even when the collector is stopping:
+		// cancelling its insert half-way would leave it stored but unacked,
+		// to be redelivered to another collector only after AckWait.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		err = in.process(bctx, msgs)
+		if err != nil && in.o.Store.Ping(bctx) == nil {
 			// Storage answers, so something in the batch is what it
 			// refuses: isolate it rather than retry the batch forever.
 			in.log.Warn("batch refused while storage is up; storing messages one by one", "messages", len(msgs), "err", err)
-			err = in.isolate(ctx, msgs)
+			err = in.isolate(bctx, msgs)
 		}
+		cancel()
 		if err != nil {
 			in.retries.Add(1)
 			in.o.Observer.ObserveInsertFailure()

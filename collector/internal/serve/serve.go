@@ -157,11 +157,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	if cfg.NATSCreds != "" {
 		natsOpts = append(natsOpts, nats.UserCredentials(cfg.NATSCreds))
 	}
+	natsClosed := make(chan struct{})
+	natsOpts = append(natsOpts, nats.ClosedHandler(func(*nats.Conn) { close(natsClosed) }))
 	nc, err := nats.Connect(natsURL, natsOpts...)
 	if err != nil {
 		return fmt.Errorf("serve: connect nats %s: %w", natsURL, err)
 	}
-	closers = append(closers, func() { nc.Drain() })
+	closers = append(closers, func() {
+		// Drain returns at once; wait for it so the last acks reach the
+		// server before the embedded server shuts down.
+		if err := nc.Drain(); err == nil {
+			select {
+			case <-natsClosed:
+			case <-time.After(10 * time.Second):
+				log.Warn("nats drain did not finish in 10s")
+			}
+		}
+	})
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("serve: jetstream: %w", err)
