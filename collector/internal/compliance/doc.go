@@ -43,9 +43,9 @@
 // First failure is the first failing result of the period (a fact, shown
 // even on excepted days); remediation is the first passing result of the
 // same check after it. Both are exact to the nanosecond: the rollup keeps
-// each day's first failure and first and last pass, and the one ambiguous
-// case (passes on both sides of the failure on its day) is looked up in
-// the raw results.
+// each day's first failure, first and last pass, and the set of its pass
+// times, which settles the one ambiguous case (passes on both sides of
+// the failure on its day).
 //
 // # Stale devices
 //

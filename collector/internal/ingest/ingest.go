@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,7 +153,8 @@ func (in *Ingester) Run(ctx context.Context) error {
 		// to be redelivered to another collector only after AckWait.
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 		err = in.process(bctx, msgs)
-		if err != nil && in.o.Store.Ping(bctx) == nil {
+		var ie *insertError
+		if errors.As(err, &ie) && in.o.Store.Ping(bctx) == nil {
 			// Storage answers, so something in the batch is what it
 			// refuses: isolate it rather than retry the batch forever.
 			in.log.Warn("batch refused while storage is up; storing messages one by one", "messages", len(msgs), "err", err)
@@ -193,10 +195,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // acknowledged and the whole batch must be retried.
 func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 	now := in.o.Now()
+	if err := in.preloadKeys(ctx, msgs); err != nil {
+		return err
+	}
+	verdicts := in.verifyAll(ctx, msgs, now)
 	var good []*evidence.Envelope
 	var dead []store.DeadLetter
-	for _, m := range msgs {
-		env, reason, err := in.verify(ctx, m, now)
+	for i, m := range msgs {
+		env, reason, err := verdicts[i].env, verdicts[i].reason, verdicts[i].err
 		if err != nil {
 			return err
 		}
@@ -218,7 +224,7 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 	}
 	start := time.Now()
 	if err := in.o.Store.InsertEnvelopes(ctx, good, now); err != nil {
-		return err
+		return &insertError{err}
 	}
 	if err := in.o.Store.InsertDeadLetters(ctx, dead); err != nil {
 		return err
@@ -247,6 +253,90 @@ func (in *Ingester) signal() {
 	case in.notify <- struct{}{}:
 	default:
 	}
+}
+
+// insertError marks a failure of the insert itself, the only failure that
+// a single message can cause; anything before it (key lookups) is storage
+// trouble and is retried as such.
+type insertError struct{ err error }
+
+func (e *insertError) Error() string { return e.err.Error() }
+func (e *insertError) Unwrap() error { return e.err }
+
+type verdict struct {
+	env    *evidence.Envelope
+	reason string
+	err    error
+}
+
+// verifyAll decodes and checks signatures on all cores: JSON decoding and
+// ed25519 verification are most of ingest's CPU, and messages are
+// independent. Order is kept so acks and dead letters line up.
+func (in *Ingester) verifyAll(ctx context.Context, msgs []jetstream.Msg, now time.Time) []verdict {
+	out := make([]verdict, len(msgs))
+	workers := min(runtime.GOMAXPROCS(0), len(msgs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for range workers {
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(msgs) {
+					return
+				}
+				env, reason, err := in.verify(ctx, msgs[i], now)
+				out[i] = verdict{env, reason, err}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// KeyStore is optionally implemented by the Store to look up many
+// devices' keys in one query; without it keys are looked up one by one.
+type KeyStore interface {
+	DeviceKeys(ctx context.Context, ids []string) (keys map[string]string, revoked map[string]bool, err error)
+}
+
+// preloadKeys fetches, in one query, the keys of the batch's devices not
+// yet cached: after a restart every device is new, and one query per
+// device would dominate the first minutes of a backlog.
+func (in *Ingester) preloadKeys(ctx context.Context, msgs []jetstream.Msg) error {
+	ks, ok := in.o.Store.(KeyStore)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	var missing []string
+	for _, m := range msgs {
+		dev := subjectDevice(m.Subject())
+		if dev == "" || seen[dev] {
+			continue
+		}
+		seen[dev] = true
+		if _, cached := in.keys.Load(dev); !cached {
+			missing = append(missing, dev)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	keys, revoked, err := ks.DeviceKeys(ctx, missing)
+	if err != nil {
+		return err
+	}
+	for dev, pub := range keys {
+		if revoked[dev] {
+			continue
+		}
+		if raw, err := nkeys.Decode(nkeys.PrefixByteUser, []byte(pub)); err == nil {
+			in.keys.Store(dev, ed25519.PublicKey(raw))
+		}
+	}
+	return nil
 }
 
 // Dead-letter reason codes; the text after the colon is the detail.

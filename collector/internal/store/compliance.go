@@ -72,10 +72,10 @@ const MaxPeriodDays = 3660
 // widened to whole UTC days, and returns one CheckDays per (device,
 // check) that has any result in it, ordered by device then check.
 //
-// The rollup answers everything at day granularity except one case: when
-// the first failure's day also has passes both before and after it, only
-// the raw results tell which pass came first after the failure; those
-// few device-days are looked up in results.
+// The rollup's day-level times answer everything but one case: when the
+// first failure's day also has passes both before and after it, only the
+// day's full set of pass times tells which came first after the failure;
+// those device-days are looked up in a second query.
 func (s *Store) ComplianceDays(ctx context.Context, checks []string, from, to time.Time) ([]CheckDays, error) {
 	start, n := DayRange(from, to)
 	if n > MaxPeriodDays {
@@ -98,7 +98,7 @@ func (s *Store) ComplianceDays(ctx context.Context, checks []string, from, to ti
 	// its last status is that of the row with the latest observation.
 	// Each row travels packed in one UInt64 (see unpackDay). rem is the
 	// first pass after the first failure ff, when no row has passes on
-	// both sides of ff (ambiguous: only the raw results can tell).
+	// both sides of ff (ambiguous: only the day's pass times can tell).
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id, packed, ff,
 		       arrayReduce('min', arrayFilter(x -> x > ff, fps)) AS rem,
@@ -195,52 +195,52 @@ func unpackDay(p uint64) (day int, last Verdict, failed bool, offset uint64) {
 	return int(p >> 48), last, (p>>44)&1 == 1, p & (1<<37 - 1)
 }
 
-// refineBatch bounds the tuples per lookup: the list is spliced into the
-// query text, which ClickHouse limits to 256 KiB by default.
-const refineBatch = 500
+// idBatch bounds the values one lookup splices into its query text,
+// which ClickHouse limits to 256 KiB by default: a device id, check id
+// and date take well under 200 bytes.
+const idBatch = 1000
 
 // refineRemediation finds, for each out[i] in idx, the first pass after
-// its first failure on the failure's own day.
+// its first failure on the failure's own day, from the rollup's set of
+// that day's pass times.
 func (s *Store) refineRemediation(ctx context.Context, out []CheckDays, idx []int) error {
-	// In order of failure, so each batch covers a short stretch of time
-	// and its scan stays within a few days of a few hundred devices.
-	sort.Slice(idx, func(i, j int) bool { return out[idx[i]].FirstFailure.Before(out[idx[j]].FirstFailure) })
+	// In the rollup's key order, so each batch reads neighbouring rows.
+	sort.Slice(idx, func(i, j int) bool {
+		a, b := out[idx[i]], out[idx[j]]
+		if a.CheckID != b.CheckID {
+			return a.CheckID < b.CheckID
+		}
+		return a.DeviceID < b.DeviceID
+	})
 	for len(idx) > 0 {
-		batch := idx[:min(len(idx), refineBatch)]
+		batch := idx[:min(len(idx), idBatch)]
 		idx = idx[len(batch):]
 		type key struct{ dev, check string }
 		want := make(map[key]int, len(batch))
 		tuples := make([]clickhouse.GroupSet, 0, len(batch))
-		devs := make([]any, 0, len(batch))
 		var checks []any
-		lo, hi := out[batch[0]].FirstFailure, out[batch[0]].FirstFailure
 		for _, i := range batch {
 			cd := out[i]
 			want[key{cd.DeviceID, cd.CheckID}] = i
 			day := cd.FirstFailure.UTC().Format(time.DateOnly)
 			tuples = append(tuples, clickhouse.GroupSet{Value: []any{cd.DeviceID, cd.CheckID, day}})
-			devs = append(devs, cd.DeviceID)
 			if !slices.Contains(checks, any(cd.CheckID)) {
 				checks = append(checks, cd.CheckID)
 			}
-			lo, hi = minTime(lo, cd.FirstFailure), maxTime(hi, cd.FirstFailure)
 		}
-		// The device and time bounds let the primary key and partitions
-		// narrow the scan; the tuple test picks each failure's own day.
 		rows, err := s.conn.Query(ctx, `
-			SELECT device_id, check_id, toUInt64(observed_at) * 1000000000 + observed_ns AS t
-			FROM results
-			WHERE status = 'pass' AND device_id IN ? AND check_id IN ?
-			  AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?)
-			  AND (device_id, check_id, toString(toDate(observed_at, 'UTC'))) IN (?)`,
-			clickhouse.GroupSet{Value: devs}, clickhouse.GroupSet{Value: checks}, lo.Unix(), hi.UTC().Truncate(24*time.Hour).Add(24*time.Hour).Unix(), tuples)
+			SELECT device_id, check_id, groupUniqArrayIfMerge(pass_times)
+			FROM results_daily
+			WHERE check_id IN ? AND (device_id, check_id, day) IN (?)
+			GROUP BY device_id, check_id, day`,
+			clickhouse.GroupSet{Value: checks}, tuples)
 		if err != nil {
 			return fmt.Errorf("store: compliance days: remediation: %w", err)
 		}
 		for rows.Next() {
 			var k key
-			var t uint64
-			if err := rows.Scan(&k.dev, &k.check, &t); err != nil {
+			var passes []uint64
+			if err := rows.Scan(&k.dev, &k.check, &passes); err != nil {
 				rows.Close()
 				return fmt.Errorf("store: compliance days: remediation: %w", err)
 			}
@@ -248,10 +248,11 @@ func (s *Store) refineRemediation(ctx context.Context, out []CheckDays, idx []in
 			if !ok {
 				continue
 			}
-			at := nanos(t)
 			cd := &out[i]
-			if at.After(cd.FirstFailure) && (cd.RemediatedAt.IsZero() || at.Before(cd.RemediatedAt)) {
-				cd.RemediatedAt = at
+			for _, t := range passes {
+				if at := nanos(t); at.After(cd.FirstFailure) && (cd.RemediatedAt.IsZero() || at.Before(cd.RemediatedAt)) {
+					cd.RemediatedAt = at
+				}
 			}
 		}
 		err = rows.Err()
@@ -265,17 +266,3 @@ func (s *Store) refineRemediation(ctx context.Context, out []CheckDays, idx []in
 
 // nanos turns the natural key t (Unix nanoseconds) into a UTC time.
 func nanos(t uint64) time.Time { return time.Unix(0, int64(t)).UTC() }
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}

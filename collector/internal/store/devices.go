@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // Device is an enrolled device.
@@ -87,4 +89,49 @@ func (s *Store) queryDevices(ctx context.Context, where string, args ...any) ([]
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}
 	return out, nil
+}
+
+// DeviceKeys returns the public keys of the given devices that exist, and
+// which of them are revoked, in two queries whatever the number of ids.
+func (s *Store) DeviceKeys(ctx context.Context, ids []string) (map[string]string, map[string]bool, error) {
+	keys := make(map[string]string, len(ids))
+	revoked := map[string]bool{}
+	if len(ids) == 0 {
+		return keys, revoked, nil
+	}
+	// GroupSet renders as ('a', 'b'); a plain slice would bind as an
+	// Array, which IN does not accept on 18.16.
+	set := clickhouse.GroupSet{Value: make([]any, len(ids))}
+	for i, id := range ids {
+		set.Value[i] = id
+	}
+	rows, err := s.conn.Query(ctx, "SELECT device_id, argMax(public_key, updated_at) FROM devices WHERE device_id IN ? GROUP BY device_id", set)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: device keys: %w", err)
+	}
+	for rows.Next() {
+		var id, key string
+		if err := rows.Scan(&id, &key); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("store: device keys: %w", err)
+		}
+		keys[id] = key
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: device keys: %w", err)
+	}
+	rows, err = s.conn.Query(ctx, "SELECT DISTINCT device_id FROM revocations WHERE device_id IN ?", set)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: device keys: revocations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, nil, fmt.Errorf("store: device keys: %w", err)
+		}
+		revoked[id] = true
+	}
+	return keys, revoked, rows.Err()
 }

@@ -201,7 +201,7 @@ func (s *Store) Daily(ctx context.Context, deviceID, checkID string, from, to ti
 	end := start.AddDate(0, 0, n)
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id, day,
-		       uniqExactIfMerge(pass_obs), uniqExactIfMerge(fail_obs),
+		       length(groupUniqArrayIfMerge(pass_times)), uniqExactIfMerge(fail_obs),
 		       uniqExactIfMerge(error_obs), uniqExactIfMerge(na_obs),
 		       minMerge(first_t), maxMerge(last_t), toString(argMaxMerge(last_status))
 		FROM results_daily

@@ -41,8 +41,8 @@ func TestHistorySQLAnswersOnCurrentClickHouse(t *testing.T) {
 		// that day). dev-b's day 13 ended in error at 09:30.
 		"dev-a\tdisk_encryption\t[3711990855371776]\t1741946400250000000\t0\t1",
 		"dev-b\tfirewall\t[3764762013505024]\t0\t0\t0",
-		// The remediation lookup finds the 11:00 pass after it.
-		"dev-a\tdisk_encryption\t1741950000000000000",
+		// The remediation lookup reads that day's pass times.
+		"dev-a\tdisk_encryption\t[1741942800000000000,1741950000000000000,1741946400000000000]",
 		// History from 09:30: the failure with its evidence.
 		"disk_encryption\t2025-03-14 10:00:00\t250000000\tfail\t1 of 1 rows not compliant\t\t[{\"compliant\":\"0\",\"device\":\"/dev/sda2\"}]",
 		// LastSeen and Gaps.

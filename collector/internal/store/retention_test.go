@@ -61,3 +61,31 @@ func TestRecordEnrollment(t *testing.T) {
 		t.Errorf("events %v", got)
 	}
 }
+
+func TestDeviceKeysLooksUpManyDevicesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, freshDSN(t))
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, d := range []store.Device{
+		{DeviceID: "dev-a", PublicKey: "UA1", EnrolledAt: now, UpdatedAt: now},
+		{DeviceID: "dev-a", PublicKey: "UA2", EnrolledAt: now, UpdatedAt: now.Add(time.Minute)},
+		{DeviceID: "dev-b", PublicKey: "UB", EnrolledAt: now, UpdatedAt: now},
+	} {
+		if err := st.UpsertDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Revoke(ctx, store.Revocation{DeviceID: "dev-b", PublicKey: "UB", RevokedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	keys, revoked, err := st.DeviceKeys(ctx, []string{"dev-a", "dev-b", "dev-unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys["dev-a"] != "UA2" || keys["dev-b"] != "UB" {
+		t.Errorf("keys %v: want the newest key of each known device", keys)
+	}
+	if len(revoked) != 1 || !revoked["dev-b"] {
+		t.Errorf("revoked %v", revoked)
+	}
+}

@@ -54,10 +54,8 @@ func (s *Store) LastSeen(ctx context.Context, deviceIDs []string, at time.Time, 
 			noResult = append(noResult, id)
 		}
 	}
-	// The ids are spliced into the query text: keep each well under the
-	// server's 256 KiB query size limit.
 	for len(noHeartbeat) > 0 {
-		batch := noHeartbeat[:min(len(noHeartbeat), refineBatch)]
+		batch := noHeartbeat[:min(len(noHeartbeat), idBatch)]
 		noHeartbeat = noHeartbeat[len(batch):]
 		if err := s.scanSeen(ctx, seen, `
 			SELECT device_id, max(observed_at), toDateTime(0) FROM heartbeats
@@ -67,7 +65,7 @@ func (s *Store) LastSeen(ctx context.Context, deviceIDs []string, at time.Time, 
 		}
 	}
 	for len(noResult) > 0 {
-		batch := noResult[:min(len(noResult), refineBatch)]
+		batch := noResult[:min(len(noResult), idBatch)]
 		noResult = noResult[len(batch):]
 		if err := s.scanSeen(ctx, seen, `
 			SELECT device_id, toDateTime(0), max(observed_at) FROM results

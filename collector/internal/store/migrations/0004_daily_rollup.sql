@@ -5,8 +5,9 @@
 -- The materialized view sees every physical insert into results,
 -- redelivered duplicates included (ReplacingMergeTree only collapses them
 -- later, and never in a view). So every aggregate here is idempotent under
--- duplicate rows: observation counts are exact distinct counts of the
--- natural key t = observed_at * 1e9 + observed_ns, and the times and last
+-- duplicate rows: observations are sets of the natural key t =
+-- observed_at * 1e9 + observed_ns (exact distinct counts; for passes the
+-- set itself, which remediation times need), and the times and last
 -- status are min/max/argMax, which a repeated row cannot move. The same
 -- property makes the backfill below safe to run again, and safe to overlap
 -- with inserts the view already counted.
@@ -17,7 +18,7 @@ CREATE TABLE IF NOT EXISTS results_daily (
     check_id     String,
     device_id    String,
     day          Date,
-    pass_obs     AggregateFunction(uniqExactIf, UInt64, UInt8),
+    pass_times   AggregateFunction(groupUniqArrayIf, UInt64, UInt8),
     fail_obs     AggregateFunction(uniqExactIf, UInt64, UInt8),
     error_obs    AggregateFunction(uniqExactIf, UInt64, UInt8),
     na_obs       AggregateFunction(uniqExactIf, UInt64, UInt8),
@@ -35,7 +36,7 @@ ORDER BY (check_id, device_id, day);
 -- results from a subquery, so t is defined inline with an alias.
 CREATE MATERIALIZED VIEW IF NOT EXISTS results_daily_mv TO results_daily AS
 SELECT check_id, device_id, toDate(observed_at, 'UTC') AS day,
-       uniqExactIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass') AS pass_obs,
+       groupUniqArrayIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass') AS pass_times,
        uniqExactIfState(t, status = 'fail') AS fail_obs,
        uniqExactIfState(t, status = 'error') AS error_obs,
        uniqExactIfState(t, status = 'not_applicable') AS na_obs,
@@ -51,10 +52,10 @@ GROUP BY check_id, device_id, day;
 -- Backfill what was stored before the view existed. It runs after the view
 -- is created, so no row falls between the two; rows seen by both are
 -- absorbed by the idempotent aggregates.
-INSERT INTO results_daily (check_id, device_id, day, pass_obs, fail_obs, error_obs, na_obs,
+INSERT INTO results_daily (check_id, device_id, day, pass_times, fail_obs, error_obs, na_obs,
     first_t, last_t, last_status, first_fail_t, first_pass_t, last_pass_t)
 SELECT check_id, device_id, toDate(observed_at, 'UTC') AS day,
-       uniqExactIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass'),
+       groupUniqArrayIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass'),
        uniqExactIfState(t, status = 'fail'),
        uniqExactIfState(t, status = 'error'),
        uniqExactIfState(t, status = 'not_applicable'),

@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS results_daily ON CLUSTER fleet (
     check_id     String,
     device_id    String,
     day          Date,
-    pass_obs     AggregateFunction(uniqExactIf, UInt64, UInt8),
+    pass_times   AggregateFunction(groupUniqArrayIf, UInt64, UInt8),
     fail_obs     AggregateFunction(uniqExactIf, UInt64, UInt8),
     error_obs    AggregateFunction(uniqExactIf, UInt64, UInt8),
     na_obs       AggregateFunction(uniqExactIf, UInt64, UInt8),
@@ -117,7 +117,7 @@ ORDER BY (check_id, device_id, day);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS results_daily_mv ON CLUSTER fleet TO results_daily AS
 SELECT check_id, device_id, toDate(observed_at, 'UTC') AS day,
-       uniqExactIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass') AS pass_obs,
+       groupUniqArrayIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass') AS pass_times,
        uniqExactIfState(t, status = 'fail') AS fail_obs,
        uniqExactIfState(t, status = 'error') AS error_obs,
        uniqExactIfState(t, status = 'not_applicable') AS na_obs,
@@ -130,10 +130,10 @@ SELECT check_id, device_id, toDate(observed_at, 'UTC') AS day,
 FROM results
 GROUP BY check_id, device_id, day;
 
-INSERT INTO results_daily (check_id, device_id, day, pass_obs, fail_obs, error_obs, na_obs,
+INSERT INTO results_daily (check_id, device_id, day, pass_times, fail_obs, error_obs, na_obs,
     first_t, last_t, last_status, first_fail_t, first_pass_t, last_pass_t)
 SELECT check_id, device_id, toDate(observed_at, 'UTC') AS day,
-       uniqExactIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass'),
+       groupUniqArrayIfState(toUInt64(observed_at) * 1000000000 + observed_ns AS t, status = 'pass'),
        uniqExactIfState(t, status = 'fail'),
        uniqExactIfState(t, status = 'error'),
        uniqExactIfState(t, status = 'not_applicable'),

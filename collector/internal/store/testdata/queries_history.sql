@@ -22,7 +22,7 @@ ORDER BY check_id, observed_at, observed_ns;
 
 -- Daily: the rollup of one device, duplicates counted once (1 fail).
 SELECT device_id, check_id, day,
-       uniqExactIfMerge(pass_obs), uniqExactIfMerge(fail_obs),
+       length(groupUniqArrayIfMerge(pass_times)), uniqExactIfMerge(fail_obs),
        uniqExactIfMerge(error_obs), uniqExactIfMerge(na_obs),
        minMerge(first_t), maxMerge(last_t), toString(argMaxMerge(last_status))
 FROM results_daily
@@ -35,7 +35,7 @@ ORDER BY check_id, day;
 -- 13 (2025-03-14) * 2^48 + last status pass (1) * 2^45 + failed * 2^44 +
 -- 11:00 in microseconds; the first failure 10:00:00.25 had passes before
 -- and after it that day, so its remediation is ambiguous and looked up in
--- results. dev-b's day ended in error (3).
+-- the day's pass times. dev-b's day ended in error (3).
 SELECT device_id, check_id, packed, ff,
        arrayReduce('min', arrayFilter(x -> x > ff, fps)) AS rem,
        arrayExists((a, b) -> a < ff AND b > ff, fps, lps) AS ambiguous
@@ -60,11 +60,12 @@ FROM (
 )
 ORDER BY device_id, check_id;
 
-SELECT device_id, check_id, toUInt64(observed_at) * 1000000000 + observed_ns AS t
-FROM results
-WHERE status = 'pass' AND device_id IN ('dev-a') AND check_id IN ('disk_encryption')
-  AND observed_at >= toDateTime(1741946400) AND observed_at < toDateTime(1742000400)
-  AND (device_id, check_id, toString(toDate(observed_at, 'UTC'))) IN (('dev-a', 'disk_encryption', '2025-03-14'));
+-- The ambiguous day's pass times, from which the first after 10:00:00.25
+-- is 11:00.
+SELECT device_id, check_id, groupUniqArrayIfMerge(pass_times)
+FROM results_daily
+WHERE check_id IN ('disk_encryption') AND (device_id, check_id, day) IN (('dev-a', 'disk_encryption', '2025-03-14'))
+GROUP BY device_id, check_id, day;
 
 -- LastSeen as of 2025-03-14 12:00 with a 3h recent window, then, per
 -- kind, the devices that window did not show it for.

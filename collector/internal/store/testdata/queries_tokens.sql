@@ -11,3 +11,8 @@ SELECT token_id, name, role, secret_hash, controls, period_from, period_to, crea
 INSERT INTO api_access (at, token_id, role, method, path, query, status,
     duration_ms, remote_addr)
 VALUES ('2026-07-01 00:00:00', 'tk1', 'auditor', 'GET', '/api/v1/posture', '', 200, 3, '127.0.0.1:1');
+
+-- DeviceKeys.
+SELECT device_id, argMax(public_key, updated_at) FROM devices WHERE device_id IN ('dev-a', 'dev-b') GROUP BY device_id;
+
+SELECT DISTINCT device_id FROM revocations WHERE device_id IN ('dev-a', 'dev-b');
