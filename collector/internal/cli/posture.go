@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetproof/fleetproof/collector/internal/posture"
+	"github.com/fleetproof/fleetproof/collector/internal/render"
 	"github.com/fleetproof/fleetproof/queries"
 )
 
@@ -34,7 +35,7 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("posture: -at: %w", err)
 		}
 	}
-	if !validFormat(format) {
+	if !render.Valid(format) {
 		return fmt.Errorf("posture: -format %q: want one of %s", format, strings.Join(posture.Formats, ", "))
 	}
 	st, err := openStore(ctx, cfg, stderr)
@@ -58,11 +59,3 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return rep.Write(stdout, format)
 }
 
-func validFormat(f string) bool {
-	for _, ok := range posture.Formats {
-		if f == ok {
-			return true
-		}
-	}
-	return false
-}

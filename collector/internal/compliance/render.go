@@ -2,41 +2,22 @@ package compliance
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
+	"github.com/fleetproof/fleetproof/collector/internal/render"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 )
 
 // Formats the Write methods accept.
-var Formats = []string{"table", "json", "csv"}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func unknownFormat(format string) error {
-	return fmt.Errorf("compliance: unknown format %q (want %s)", format, strings.Join(Formats, ", "))
-}
+var Formats = render.Formats
 
 // Write renders the report. CSV is one row per device (the population an
 // auditor samples from); WriteTrendCSV gives the daily trend.
 func (r Report) Write(w io.Writer, format string) error {
-	switch format {
-	case "table", "":
-		return r.writeTable(w)
-	case "json":
-		return writeJSON(w, r)
-	case "csv":
-		return r.writeCSV(w)
-	}
-	return unknownFormat(format)
+	return render.Write(w, format, "compliance", r, r.writeTable, r.writeCSV)
 }
 
 func (r Report) scope() string {
@@ -60,9 +41,9 @@ func (r Report) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tHOST\tSTATUS\tSHARE\tDAYS\tOK\tFAIL\tERR\tNO-EVID\tEXCEPT\tN/A\tFIRST FAILURE\tCHECK\tREMEDIATED\tTOOK")
 	for _, d := range r.Devices {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", cell(d.DeviceID), cell(d.Hostname),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", render.Cell(d.DeviceID), render.Cell(d.Hostname),
 			d.Status, share(d.Share), d.Days, d.Compliant, d.Failing, d.Error, d.NoEvidence, d.Excepted, d.NotApplicable,
-			stamp(d.FirstFailure), dash(d.FailedCheck), stamp(d.RemediatedAt), seconds(d.RemediationSeconds))
+			stamp(d.FirstFailure), render.Dash(d.FailedCheck), stamp(d.RemediatedAt), seconds(d.RemediationSeconds))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -111,15 +92,7 @@ func (r Report) WriteTrendCSV(w io.Writer) error {
 
 // Write renders the stale report. CSV is one row per stale device.
 func (r StaleReport) Write(w io.Writer, format string) error {
-	switch format {
-	case "table", "":
-		return r.writeTable(w)
-	case "json":
-		return writeJSON(w, r)
-	case "csv":
-		return r.writeCSV(w)
-	}
-	return unknownFormat(format)
+	return render.Write(w, format, "compliance", r, r.writeTable, r.writeCSV)
 }
 
 func (r StaleReport) writeTable(w io.Writer) error {
@@ -129,7 +102,7 @@ func (r StaleReport) writeTable(w io.Writer) error {
 	fmt.Fprintln(tw, "DEVICE\tHOST\tOS\tREASON\tLAST SEEN\tLAST HEARTBEAT\tLAST RESULT\tSILENT")
 	for _, d := range r.Stale {
 		silent := d.SilentSeconds
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(d.DeviceID), cell(d.Hostname), cell(d.OS), d.Reason,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", render.Cell(d.DeviceID), render.Cell(d.Hostname), render.Cell(d.OS), d.Reason,
 			stamp(d.LastSeen), stamp(d.LastHeartbeat), stamp(d.LastResult), seconds(&silent))
 	}
 	if err := tw.Flush(); err != nil {
@@ -142,7 +115,7 @@ func (r StaleReport) writeTable(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tFROM\tTO\tDROPPED\tREASON")
 	for _, g := range r.Gaps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cell(g.DeviceID), g.From.Format(time.RFC3339), g.To.Format(time.RFC3339), g.Dropped, cell(g.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", render.Cell(g.DeviceID), g.From.Format(time.RFC3339), g.To.Format(time.RFC3339), g.Dropped, render.Cell(g.Reason))
 	}
 	return tw.Flush()
 }
@@ -196,22 +169,4 @@ func seconds(p *int64) string {
 		return fmt.Sprintf("%dm", d/time.Minute)
 	}
 	return fmt.Sprintf("%ds", *p)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// cell keeps agent-supplied text on one table cell: a tab or newline
-// would shift or break the columns.
-func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }

@@ -2,32 +2,20 @@ package inventory
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
+	"github.com/fleetproof/fleetproof/collector/internal/render"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 )
 
 // Formats Write accepts.
-var Formats = []string{"table", "json", "csv"}
+var Formats = render.Formats
 
 // Write renders the reconciliation in format.
 func (r Reconciliation) Write(w io.Writer, format string) error {
-	switch format {
-	case "table", "":
-		return r.writeTable(w)
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "csv":
-		return r.writeCSV(w)
-	}
-	return fmt.Errorf("inventory: unknown format %q (want %s)", format, strings.Join(Formats, ", "))
+	return render.Write(w, format, "inventory", r, r.writeTable, r.writeCSV)
 }
 
 func (r Reconciliation) writeTable(w io.Writer) error {
@@ -36,13 +24,13 @@ func (r Reconciliation) writeTable(w io.Writer) error {
 	}
 	if sn := r.Snapshot; sn != nil {
 		fmt.Fprintf(w, "Snapshot %s: %s, imported %s by %s, %d rows (%d skipped without a serial), sha256 %s\n",
-			sn.ID, cell(sn.Source), sn.ImportedAt.Format(time.RFC3339), cell(sn.ImportedBy), sn.Rows, sn.SkippedRows, sn.FileSHA256)
+			sn.ID, render.Cell(sn.Source), sn.ImportedAt.Format(time.RFC3339), render.Cell(sn.ImportedBy), sn.Rows, sn.SkippedRows, sn.FileSHA256)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tMATCHED BY\tLINE\tSERIAL\tHOSTNAME\tOWNER\tDEVICE\tDEVICE SERIAL\tDEVICE HOSTNAME\tNOTE")
 	for _, row := range r.Rows {
-		by := dash(string(row.MatchedBy))
+		by := render.Dash(string(row.MatchedBy))
 		if row.Weak {
 			by += " (weak)"
 		}
@@ -50,8 +38,8 @@ func (r Reconciliation) writeTable(w io.Writer) error {
 		if row.Line > 0 {
 			line = strconv.Itoa(row.Line)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Status, by, line, dash(row.Serial), dash(row.Hostname),
-			dash(row.Owner), dash(row.DeviceID), dash(row.DeviceSerial), dash(row.DeviceHostname), cell(row.Note))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Status, by, line, render.Dash(row.Serial), render.Dash(row.Hostname),
+			render.Dash(row.Owner), render.Dash(row.DeviceID), render.Dash(row.DeviceSerial), render.Dash(row.DeviceHostname), render.Cell(row.Note))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -78,22 +66,4 @@ func (r Reconciliation) writeCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return cell(s)
-}
-
-// cell keeps file- and agent-supplied text on one table cell: a tab or
-// newline would shift or break the columns.
-func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }

@@ -2,33 +2,20 @@ package posture
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
+	"github.com/fleetproof/fleetproof/collector/internal/render"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Formats Write accepts.
-var Formats = []string{"table", "json", "csv"}
+var Formats = render.Formats
 
 // Write renders the report in format.
 func (r Report) Write(w io.Writer, format string) error {
-	switch format {
-	case "table", "":
-		return r.writeTable(w)
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "csv":
-		return r.writeCSV(w)
-	}
-	return fmt.Errorf("posture: unknown format %q (want table, json or csv)", format)
+	return render.Write(w, format, "posture", r, r.writeTable, r.writeCSV)
 }
 
 func observed(e Entry) string {
@@ -47,7 +34,7 @@ func (r Report) writeTable(w io.Writer) error {
 		if detail == "" {
 			detail = e.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(e.CheckID), cell(e.DeviceID), cell(e.Hostname), e.Status, observed(e), truncate(cell(detail), 80))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", render.Cell(e.CheckID), render.Cell(e.DeviceID), render.Cell(e.Hostname), e.Status, observed(e), render.Truncate(render.Cell(detail), 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -73,24 +60,4 @@ func (r Report) writeCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// cell keeps agent-supplied text (hostnames, osquery error messages) on
-// one table cell: a tab or newline would shift or break the columns.
-func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// truncate shortens s to at most n characters. It counts runes, as
-// tabwriter does, and never cuts a multi-byte character in half.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }
