@@ -58,4 +58,3 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rep := posture.Build(when, devices, latest, cat, posture.Options{StaleAfter: stale})
 	return rep.Write(stdout, format)
 }
-
