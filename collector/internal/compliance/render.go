@@ -3,12 +3,13 @@ package compliance
 import (
 	"encoding/csv"
 	"fmt"
-	"github.com/fleetproof/fleetproof/collector/internal/render"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/fleetproof/fleetproof/collector/internal/render"
 )
 
 // Formats the Write methods accept.

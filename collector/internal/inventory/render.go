@@ -3,11 +3,12 @@ package inventory
 import (
 	"encoding/csv"
 	"fmt"
-	"github.com/fleetproof/fleetproof/collector/internal/render"
 	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/fleetproof/fleetproof/collector/internal/render"
 )
 
 // Formats Write accepts.

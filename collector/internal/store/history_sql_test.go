@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetproof/fleetproof/internal/chdb"
 )
 
 // The history, rollup, compliance and staleness statements must not only
@@ -16,7 +18,7 @@ import (
 // 18.16 does; testdata/queries_history.sql explains the expected rows.
 func TestHistorySQLAnswersOnCurrentClickHouse(t *testing.T) {
 	t.Parallel()
-	tool := chdbSQL(t)
+	tool := chdb.Tool(t, "the history SQL")
 	migrations, err := filepath.Glob("migrations/*.sql")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fleetproof/fleetproof/collector/internal/store"
+	"github.com/fleetproof/fleetproof/internal/chdb"
 )
 
 func TestSplitStatements(t *testing.T) {
@@ -280,62 +281,9 @@ func TestQueriesFileMatchesGoCode(t *testing.T) {
 	}
 }
 
-// moduleRoot walks up from the package directory to go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// chdbSQL returns the chdb-sql tool, or skips (fails under CI) when it or
-// what it needs to fetch ClickHouse is missing.
-func chdbSQL(t *testing.T) string {
-	t.Helper()
-	unavailable := func(why string) {
-		t.Helper()
-		msg := "chdb-sql cannot run, so the SQL is not checked on current ClickHouse: " + why
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	tool := filepath.Join(moduleRoot(t), "..", "shared", "tools", "chdb-sql")
-	if _, err := os.Stat(tool); err != nil {
-		unavailable(err.Error())
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		unavailable("python3 not found")
-	}
-	// npm is only needed for the first run's download.
-	cache := os.Getenv("CHDB_CACHE")
-	if cache == "" {
-		cache = "/tmp/chdb-cache"
-	}
-	if os.Getenv("CHDB_LIB") == "" {
-		if _, err := os.Stat(filepath.Join(cache, "libchdb.so")); err != nil {
-			if _, err := exec.LookPath("npm"); err != nil {
-				unavailable("npm not found and no libchdb.so in " + cache + " (set CHDB_LIB)")
-			}
-		}
-	}
-	return tool
-}
-
 func TestSQLRunsOnCurrentClickHouse(t *testing.T) {
 	t.Parallel()
-	tool := chdbSQL(t)
+	tool := chdb.Tool(t, "the SQL")
 	migrations, err := filepath.Glob("migrations/*.sql")
 	if err != nil || len(migrations) == 0 {
 		t.Fatalf("migrations: %v %v", migrations, err)
