@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetproof/fleetproof/collector/internal/compliance"
 	"github.com/fleetproof/fleetproof/collector/internal/config"
 	"github.com/fleetproof/fleetproof/collector/internal/serve"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
@@ -134,14 +135,4 @@ func resolveDSN(cfg config.Config) (string, error) {
 
 // parseTime reads an instant. A bare date means the end of that day (UTC):
 // "posture on 2026-06-30" includes what was observed that day.
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.ParseInLocation("2006-01-02", s, time.UTC); err == nil {
-		return t.Add(24*time.Hour - time.Second), nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not RFC 3339 (2006-01-02T15:04:05Z) or a date (2006-01-02, meaning its end)", s)
-}
+func parseTime(s string) (time.Time, error) { return compliance.ParseInstant(s) }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/fleetproof/fleetproof/collector/internal/compliance"
-	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/queries"
 )
 
@@ -68,13 +67,9 @@ func runCompliance(ctx context.Context, args []string, stdout, stderr io.Writer)
 	defer st.Close()
 	// Exceptions as recorded at the period's end, so the report for a
 	// closed period reads the same whenever it is produced.
-	recs, err := st.Exceptions(ctx, req.To)
+	excs, err := compliance.ExceptionsAsRecorded(ctx, st, req.To)
 	if err != nil {
 		return fmt.Errorf("compliance: %w", err)
-	}
-	excs := make([]store.Exception, len(recs))
-	for i, r := range recs {
-		excs[i] = r.Exception()
 	}
 	req.Now = time.Now()
 	rep, err := compliance.Compute(ctx, st, cat, req, excs)
@@ -89,19 +84,8 @@ func runCompliance(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 // parsePeriodStart reads the first instant of a period: a bare date means
 // the start of that day (UTC).
-func parsePeriodStart(s string) (time.Time, error) {
-	if t, err := time.ParseInLocation(time.DateOnly, s, time.UTC); err == nil {
-		return t, nil
-	}
-	return parseTime(s)
-}
+func parsePeriodStart(s string) (time.Time, error) { return compliance.ParsePeriodStart(s) }
 
-// parsePeriodEnd reads the exclusive end of a period. A bare date names
-// the period's last day, as people write periods ("2026-01-01 to
-// 2026-06-30"), so the end is the following midnight.
-func parsePeriodEnd(s string) (time.Time, error) {
-	if t, err := time.ParseInLocation(time.DateOnly, s, time.UTC); err == nil {
-		return t.AddDate(0, 0, 1), nil
-	}
-	return parseTime(s)
-}
+// parsePeriodEnd reads the exclusive end of a period: a bare date names
+// its last day, so the end is the following midnight.
+func parsePeriodEnd(s string) (time.Time, error) { return compliance.ParsePeriodEnd(s) }

@@ -30,15 +30,15 @@ func runStale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	req := compliance.StaleRequest{At: time.Now().UTC().Truncate(time.Second), Window: window}
+	when := time.Now().UTC().Truncate(time.Second)
 	if at != "" {
-		if req.At, err = parseTime(at); err != nil {
+		if when, err = parseTime(at); err != nil {
 			return fmt.Errorf("stale: -at: %w", err)
 		}
 	}
-	req.GapsTo, req.GapsFrom = req.At, req.At.AddDate(0, 0, -30)
+	var gapsStart time.Time
 	if gapsFrom != "" {
-		if req.GapsFrom, err = parsePeriodStart(gapsFrom); err != nil {
+		if gapsStart, err = parsePeriodStart(gapsFrom); err != nil {
 			return fmt.Errorf("stale: -gaps-from: %w", err)
 		}
 	}
@@ -48,12 +48,13 @@ func runStale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !slices.Contains(compliance.Formats, format) {
 		return fmt.Errorf("stale: -format %q: want one of %s", format, strings.Join(compliance.Formats, ", "))
 	}
-	if req.Window == 0 {
-		cat, err := queries.Load()
-		if err != nil {
-			return err
-		}
-		req.Window = compliance.DefaultWindow(cat)
+	cat, err := queries.Load()
+	if err != nil {
+		return err
+	}
+	req := compliance.NewStaleRequest(when, window, cat)
+	if !gapsStart.IsZero() {
+		req.GapsFrom = gapsStart
 	}
 	st, err := openStore(ctx, cfg, stderr)
 	if err != nil {

@@ -207,6 +207,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	}
 	apiSrv := api.New(&api.Authenticator{Store: st}, st, log)
 	api.Register(apiSrv, api.Deps{Store: st, Catalog: cat})
+	api.RegisterReports(apiSrv, api.Deps{Store: st, Catalog: cat})
 	manifestKey, err := extract.LoadOrCreateKey(filepath.Join(cfg.DataDir, extract.KeyFile))
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
