@@ -80,8 +80,11 @@ func (a *API) Handle(pattern string, roles []Role, h HandlerFunc) {
 				if errors.As(err, &ae) {
 					writeError(rec, ae.Status, ae.Msg)
 				} else {
+					// Handlers return plain errors only from storage calls:
+					// answer like a failed token lookup, and keep driver
+					// details in the log rather than in the response.
 					a.log.Error("request failed", "path", r.URL.Path, "err", err)
-					writeError(rec, http.StatusInternalServerError, err.Error())
+					writeError(rec, http.StatusServiceUnavailable, "storage unavailable; retry later")
 				}
 			}
 		}
