@@ -46,7 +46,7 @@ func parseKeyfile(b []byte) keyfile {
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if base, ok := strings.CutSuffix(k, "[$i]"); ok {
-			k = base
+			k = strings.TrimSpace(base) // "key [$i]=v" is key "key"
 			kf.immutable[group+"\x00"+k] = true
 		}
 		if kf.groups[group] == nil {

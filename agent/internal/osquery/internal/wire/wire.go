@@ -16,6 +16,15 @@ import (
 // limit (--thrift_string_size_limit=0), so we allow 1 GiB.
 const MaxMessageSize = 1 << 30
 
+// MaxContainerSize bounds the element count of one list or map (rows in a
+// query result, columns in a row). The generated decoder sizes its slice
+// or map from the count the peer sends before reading any element, and the
+// runtime checks that count only against MaxMessageSize at one byte per
+// element, so a 20-byte garbage reply claiming 2^30 rows would make the
+// agent allocate 8 GiB and die of it. 4M rows is far beyond any check's
+// result; a larger count fails the call with a SIZE_LIMIT protocol error.
+const MaxContainerSize = 1 << 22
+
 // MaxManagerPath is the longest manager socket path osquery extensions
 // accept: the extension socket appends ".NNNNN" and must still fit in
 // sun_path (104 bytes on macOS, 108 on Linux). osquery-go enforces the same.
@@ -28,6 +37,7 @@ func Config() *thrift.TConfiguration {
 	return &thrift.TConfiguration{
 		MaxMessageSize:     MaxMessageSize,
 		MaxFrameSize:       MaxMessageSize,
+		MaxContainerSize:   MaxContainerSize,
 		TBinaryStrictRead:  thrift.BoolPtr(false),
 		TBinaryStrictWrite: thrift.BoolPtr(true),
 	}
