@@ -18,11 +18,12 @@ import (
 var builtinLinuxTables = []string{
 	"os_version", "system_info", "kernel_info", "uptime", "osquery_info", "mounts",
 	"disk_encryption", "block_devices", "deb_packages", "processes", "users",
+	"apt_sources", "logged_in_users", "rpm_packages", "iptables",
 	"fleetproof_auto_updates", "fleetproof_screenlock",
 }
 
 // Linux checks that knowingly need osqueryd because the engine lacks a table.
-var needsOsqueryd = map[string]string{"firewall": "iptables"}
+var needsOsqueryd = map[string]string{}
 
 type schemaTable struct {
 	name      string

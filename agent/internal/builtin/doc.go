@@ -16,7 +16,7 @@
 // a string, integers in decimal, reals as SQLite prints them ("%!.15g", so
 // 3.0 is "3.0"), blobs as their bytes, NULL as "". SQL errors are
 // *QueryError values whose text is "builtin: query: " plus SQLite's own
-// message (e.g. "no such table: iptables"), as osqueryd would report in
+// message (e.g. "no such table: alf"), as osqueryd would report in
 // its status. Queries respect context cancellation, including long-running
 // SQL. ATTACH, DETACH and VACUUM INTO are refused so a query cannot read
 // or write host files.
@@ -56,6 +56,14 @@
 //     the header blobs are decoded here (tags name, version, release,
 //     epoch, installtime, size/longsize, vendor, group, arch, sourcerpm,
 //     sha1header).
+//   - iptables: legacy (x_tables) IPv4 rules of every table in
+//     /proc/net/ip_tables_names, fetched from the running kernel as
+//     libiptc does (raw socket, getsockopt IPT_SO_GET_INFO and
+//     IPT_SO_GET_ENTRIES; root or CAP_NET_ADMIN + CAP_NET_RAW) and decoded
+//     here. As in osquery: per chain, one row per rule then one row for
+//     the chain (rule columns NULL); every row carries the chain's policy
+//     and the policy's packet/byte counters (built-in chains; "" and 0 for
+//     user chains); ports come from tcp/udp matches as "lo:hi".
 //   - fleetproof_auto_updates (extension): apt (apt.conf.d layering,
 //     unattended-upgrades), dnf (dnf-automatic / dnf5 automatic timers and
 //     automatic.conf), yum (yum-cron).
@@ -112,6 +120,14 @@
 //   - rpm_packages: Berkeley DB (EL8 and older) and ndb (SUSE) databases
 //     are not read (no rows); text tags a header lacks are "" and a
 //     missing epoch is NULL, as in osquery.
+//   - iptables: nftables is not covered (as in osquery): hosts whose
+//     rules live only in nf_tables (iptables-nft, firewalld, nft) have no
+//     /proc/net/ip_tables_names or an empty one, and get no rows; so do
+//     hosts where the query lacks CAP_NET_ADMIN, silently, and fake roots
+//     (the rules are kernel state). ip6tables is not read. Unlike osquery,
+//     which reads the first match's bytes whatever it is, ports come only
+//     from a "tcp"/"udp" match ("" without one), and a blob this parser
+//     rejects is a table error rather than no rows. Host byte order.
 //   - fleetproof_screenlock: only system-wide GNOME settings are read — the
 //     per-user dconf database is binary GVDB — and dconf keyfiles are
 //     assumed compiled by `dconf update`. GNOME counts as present only with

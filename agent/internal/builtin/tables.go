@@ -32,6 +32,7 @@ func allTables() []*tableDef {
 		aptSourcesTable,
 		loggedInUsersTable,
 		rpmPackagesTable,
+		iptablesTable,
 		autoUpdatesTable,
 		screenlockTable,
 	}

@@ -170,10 +170,10 @@ func TestRunOutcomes(t *testing.T) {
 			name:   "unknown table is an error carrying SQLite's message",
 			passwd: cleanPasswd,
 			spec: checkSpec{id: "firewall", platforms: map[string]string{
-				"linux": "SELECT 1 AS compliant FROM iptables",
+				"linux": "SELECT 1 AS compliant FROM alf",
 			}},
 			wantStatus: evidence.StatusError,
-			wantError:  "no such table: iptables",
+			wantError:  "no such table: alf",
 		},
 		{
 			name:   "a query running past the check timeout is an error naming the timeout",

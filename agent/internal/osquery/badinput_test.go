@@ -29,7 +29,7 @@ import (
 //   - non-existent table (and column, syntax error) as *StatusError with
 //     osquery's message: TestClientQueryErrorsCarryOsqueryMessage and
 //     TestEngineAnswersChecksThroughOsqueryd; in the built-in engine:
-//     builtin's TestQuery* ("no such table: iptables");
+//     builtin's TestQuery* ("no such table: alf");
 //   - runaway SQL in the built-in engine stopped at the context deadline:
 //     builtin.TestQueryStopsRunawaySQLAtDeadline.
 
