@@ -1,7 +1,9 @@
 package settings
 
 import (
+	"errors"
 	"flag"
+	"path/filepath"
 	"fmt"
 	"os"
 	"strconv"
@@ -266,3 +268,36 @@ func SplitList(v string) []string {
 	}
 	return out
 }
+
+// Problems collects validation errors, each naming its key and where the
+// value came from, so one run reports every mistake at once.
+type Problems struct {
+	Sources Sources
+	errs    []error
+}
+
+// Add records a problem with key.
+func (p *Problems) Add(key, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("config: %s (from %s): %s", key, p.Sources.Of(key), fmt.Sprintf(format, args...)))
+}
+
+// AbsDir requires a non-empty directory and makes it absolute.
+func (p *Problems) AbsDir(key string, dir *string) {
+	if *dir == "" {
+		p.Add(key, "must not be empty")
+	} else if abs, err := filepath.Abs(*dir); err == nil {
+		*dir = abs
+	}
+}
+
+// LogLevel requires one of the slog level names the programs accept.
+func (p *Problems) LogLevel(key, level string) {
+	switch level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Add(key, "%q is not one of debug, info, warn, error", level)
+	}
+}
+
+// Err joins the problems, or is nil.
+func (p *Problems) Err() error { return errors.Join(p.errs...) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -128,48 +127,37 @@ func Load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
 
 // Validate checks the merged configuration.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s (from %s): %s", key, c.Sources.Of(key), fmt.Sprintf(format, args...)))
-	}
-	if c.StateDir == "" {
-		bad("state_dir", "must not be empty")
-	} else if abs, err := filepath.Abs(c.StateDir); err == nil {
-		c.StateDir = abs
-	}
+	p := settings.Problems{Sources: c.Sources}
+	p.AbsDir("state_dir", &c.StateDir)
 	if c.ServerURL != "" {
 		u, err := url.Parse(c.ServerURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("server_url", "%q is not an http(s) URL", c.ServerURL)
+			p.Add("server_url", "%q is not an http(s) URL", c.ServerURL)
 		}
 	}
 	if c.EnrollSecretFile != "" {
 		b, err := os.ReadFile(c.EnrollSecretFile)
 		if err != nil {
-			bad("enroll_secret_file", "%v", err)
+			p.Add("enroll_secret_file", "%v", err)
 		} else {
 			c.EnrollSecret = strings.TrimSpace(string(b))
 		}
 	}
 	if c.CAFile != "" {
 		if _, err := c.RootCAs(); err != nil {
-			bad("ca_file", "%v", err)
+			p.Add("ca_file", "%v", err)
 		}
 	}
 	switch c.Engine {
 	case "auto", "osquery", "builtin":
 	default:
-		bad("engine", "%q is not one of auto, osquery, builtin", c.Engine)
+		p.Add("engine", "%q is not one of auto, osquery, builtin", c.Engine)
 	}
 	if c.OsqueryMemoryMB < 50 {
-		bad("osquery_memory_mb", "%d is below 50, too little for osqueryd to run", c.OsqueryMemoryMB)
+		p.Add("osquery_memory_mb", "%d is below 50, too little for osqueryd to run", c.OsqueryMemoryMB)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
-	}
-	return errors.Join(errs...)
+	p.LogLevel("log_level", c.LogLevel)
+	return p.Err()
 }
 
 // RunRequirements are needed to deliver evidence (not to run checks locally).

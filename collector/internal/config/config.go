@@ -2,12 +2,10 @@ package config
 
 import (
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -132,27 +130,20 @@ func Load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
 
 // Validate checks the merged configuration once.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s (from %s): %s", key, c.Sources.Of(key), fmt.Sprintf(format, args...)))
-	}
-	if c.DataDir == "" {
-		bad("data_dir", "must not be empty")
-	} else if abs, err := filepath.Abs(c.DataDir); err == nil {
-		c.DataDir = abs
-	}
+	p := settings.Problems{Sources: c.Sources}
+	p.AbsDir("data_dir", &c.DataDir)
 	if host, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
-		bad("http_listen", "%q is not host:port", c.HTTPListen)
+		p.Add("http_listen", "%q is not host:port", c.HTTPListen)
 	} else if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && c.TLSCert == "" && !c.AllowInsecureHTTP {
-		bad("http_listen", "%q is reachable from the network but tls_cert is not set: enroll secrets would travel in the clear (set tls_cert/tls_key, or allow_insecure_http behind a TLS proxy)", c.HTTPListen)
+		p.Add("http_listen", "%q is reachable from the network but tls_cert is not set: enroll secrets would travel in the clear (set tls_cert/tls_key, or allow_insecure_http behind a TLS proxy)", c.HTTPListen)
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
-		bad("nats_listen", "%q is not host:port", c.NATSListen)
+		p.Add("nats_listen", "%q is not host:port", c.NATSListen)
 	}
 	if c.EnrollSecretFile != "" {
 		b, err := os.ReadFile(c.EnrollSecretFile)
 		if err != nil {
-			bad("enroll_secret_file", "%v", err)
+			p.Add("enroll_secret_file", "%v", err)
 		} else {
 			// One secret per line, as documented. Not strings.Fields: a
 			// secret containing a space would otherwise become several
@@ -164,40 +155,36 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
-	}
+	p.LogLevel("log_level", c.LogLevel)
 	if c.StreamMaxAge < time.Hour {
-		bad("stream_max_age", "%s is below the 1h minimum", c.StreamMaxAge)
+		p.Add("stream_max_age", "%s is below the 1h minimum", c.StreamMaxAge)
 	}
 	if c.RevocationPoll < 100*time.Millisecond || c.RevocationPoll > time.Hour {
-		bad("revocation_poll", "%s is outside 100ms..1h", c.RevocationPoll)
+		p.Add("revocation_poll", "%s is outside 100ms..1h", c.RevocationPoll)
 	}
 	if c.RetentionDays < 0 || (c.RetentionDays > 0 && c.RetentionDays < 90) {
-		bad("retention_days", "%d: use 0 (keep forever) or at least 90 days; audits cover 3-12 months", c.RetentionDays)
+		p.Add("retention_days", "%d: use 0 (keep forever) or at least 90 days; audits cover 3-12 months", c.RetentionDays)
 	}
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
-		bad("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
+		p.Add("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
 	}
 	if c.NATSCreds != "" && c.NATSURL == "" {
-		bad("nats_creds", "only applies with nats_url: the embedded server issues the collector's own credentials")
+		p.Add("nats_creds", "only applies with nats_url: the embedded server issues the collector's own credentials")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		bad("tls_cert", "tls_cert and tls_key go together")
+		p.Add("tls_cert", "tls_cert and tls_key go together")
 	} else if c.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
-			bad("tls_cert", "cannot load the key pair: %v", err)
+			p.Add("tls_cert", "cannot load the key pair: %v", err)
 		}
 	}
 	if c.ClickHouseCluster != "" && c.ClickHouseDSN == "" {
-		bad("clickhouse_cluster", "needs clickhouse_dsn: a cluster is never the local managed server")
+		p.Add("clickhouse_cluster", "needs clickhouse_dsn: a cluster is never the local managed server")
 	}
 	if c.ClickHouseDSN != "" && !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
-		bad("clickhouse_dsn", "want clickhouse://host:port/database (native protocol)")
+		p.Add("clickhouse_dsn", "want clickhouse://host:port/database (native protocol)")
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // ServeRequirements are checked only by serve: reporting commands need no
