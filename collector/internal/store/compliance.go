@@ -171,7 +171,7 @@ func (s *Store) ComplianceDays(ctx context.Context, checks []string, from, to ti
 		return nil, fmt.Errorf("store: compliance days: %w", err)
 	}
 	rows.Close()
-	if err := s.refineRemediation(ctx, out, refine); err != nil {
+	if err := s.refineRemediation(ctx, out, refine, ids, start, end); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -200,10 +200,106 @@ func unpackDay(p uint64) (day int, last Verdict, failed bool, offset uint64) {
 // and date take well under 200 bytes.
 const idBatch = 1000
 
+// refineLookupMax is how many ambiguous pairs refineRemediation looks up
+// by key; with more, one query lets the server find their days. A
+// variable so tests can take either path with little data.
+var refineLookupMax = idBatch
+
 // refineRemediation finds, for each out[i] in idx, the first pass after
 // its first failure on the failure's own day, from the rollup's set of
 // that day's pass times.
-func (s *Store) refineRemediation(ctx context.Context, out []CheckDays, idx []int) error {
+//
+// A few pairs are looked up by key. Many are not: on 10,000 devices with
+// the occasional flaky failure nearly every pair is ambiguous, and ten
+// batches of a thousand key tuples each (spliced into the query text,
+// parsed, and each touching a slice of the check's pass_times) took
+// 0.8 s per check over 90 days; one query whose IN subquery finds the
+// same device-days on the server reads the check's pass_times once
+// (0.55 s) and sends no keys. Whatever that query cannot settle (a first
+// failure that moved because results arrived in between) is looked up.
+func (s *Store) refineRemediation(ctx context.Context, out []CheckDays, idx []int, checks []any, start, end time.Time) error {
+	if len(idx) > refineLookupMax {
+		var err error
+		if idx, err = s.refineOnServer(ctx, out, idx, checks, start, end); err != nil {
+			return err
+		}
+	}
+	return s.refineByKey(ctx, out, idx)
+}
+
+// refineOnServer settles what it can of idx with one query and returns
+// the rest. The subquery repeats ComplianceDays' own first failure and
+// ambiguity test, so it selects the same device-days.
+func (s *Store) refineOnServer(ctx context.Context, out []CheckDays, idx []int, checks []any, start, end time.Time) ([]int, error) {
+	from, to := start.Format(time.DateOnly), end.Format(time.DateOnly)
+	rows, err := s.conn.Query(ctx, `
+		SELECT device_id, check_id, day, groupUniqArrayIfMerge(pass_times)
+		FROM results_daily
+		WHERE check_id IN ? AND day >= toDate(?) AND day < toDate(?)
+		  AND (device_id, check_id, day) IN (
+		      SELECT device_id, check_id, toDate(toDateTime(intDiv(ff, 1000000000)), 'UTC')
+		      FROM (
+		          SELECT device_id, check_id, minIf(f, f > 0) AS ff, groupArray(fp) AS fps, groupArray(lp) AS lps
+		          FROM (
+		              SELECT device_id, check_id,
+		                     finalizeAggregation(first_fail_t) AS f,
+		                     finalizeAggregation(first_pass_t) AS fp,
+		                     finalizeAggregation(last_pass_t) AS lp
+		              FROM results_daily
+		              WHERE check_id IN ? AND day >= toDate(?) AND day < toDate(?)
+		          )
+		          GROUP BY device_id, check_id
+		      )
+		      WHERE ff > 0 AND arrayExists((a, b) -> a < ff AND b > ff, fps, lps)
+		  )
+		GROUP BY device_id, check_id, day`,
+		clickhouse.GroupSet{Value: checks}, from, to, clickhouse.GroupSet{Value: checks}, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: compliance days: remediation: %w", err)
+	}
+	defer rows.Close()
+	want := make(map[pair]int, len(idx))
+	for _, i := range idx {
+		want[pair{out[i].DeviceID, out[i].CheckID}] = i
+	}
+	settled := make(map[int]bool, len(idx))
+	for rows.Next() {
+		var p pair
+		var day time.Time
+		var passes []uint64
+		if err := rows.Scan(&p.dev, &p.check, &day, &passes); err != nil {
+			return nil, fmt.Errorf("store: compliance days: remediation: %w", err)
+		}
+		i, ok := want[p]
+		if !ok {
+			continue
+		}
+		cd := &out[i]
+		if day.Format(time.DateOnly) != cd.FirstFailure.UTC().Format(time.DateOnly) {
+			continue // not the day ComplianceDays saw fail first
+		}
+		settled[i] = true
+		for _, t := range passes {
+			if at := nanos(t); at.After(cd.FirstFailure) && (cd.RemediatedAt.IsZero() || at.Before(cd.RemediatedAt)) {
+				cd.RemediatedAt = at
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: compliance days: remediation: %w", err)
+	}
+	var rest []int
+	for _, i := range idx {
+		if !settled[i] {
+			rest = append(rest, i)
+		}
+	}
+	return rest, nil
+}
+
+// refineByKey looks up the first-failure days of idx by their keys, a
+// batch of them per query.
+func (s *Store) refineByKey(ctx context.Context, out []CheckDays, idx []int) error {
 	// In the rollup's key order, so each batch reads neighbouring rows.
 	sort.Slice(idx, func(i, j int) bool {
 		a, b := out[idx[i]], out[idx[j]]

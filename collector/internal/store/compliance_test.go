@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -263,5 +264,82 @@ func TestComplianceDaysRemediatesManyAmbiguousDevices(t *testing.T) {
 		if want := base.Add(time.Hour + time.Duration(i+1)*time.Second); !cd.RemediatedAt.Equal(want) {
 			t.Fatalf("%s remediated at %s, want %s", cd.DeviceID, cd.RemediatedAt, want)
 		}
+	}
+}
+
+// With many ambiguous pairs the server finds their first-failure days
+// (refineOnServer); with few they are looked up by key. Both must give
+// the same remediation times, including for days whose results arrived
+// in separate inserts (rollup rows not yet merged, passes before and
+// after the failure in different rows) and redelivered ones. Not
+// parallel: it switches the path for the whole package.
+func TestComplianceDaysRefinesOnTheServerAsByKey(t *testing.T) {
+	s := openStore(t, chtest.Database(t))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	d0 := base.Truncate(24 * time.Hour)
+	statuses := []evidence.Status{evidence.StatusPass, evidence.StatusPass, evidence.StatusPass, evidence.StatusFail, evidence.StatusError}
+	for dev := range 60 {
+		for part := range 3 { // three inserts per device: split days
+			var rs []evidence.Result
+			for _, c := range []string{"disk_encryption", "screen_lock"} {
+				for range 6 {
+					at := d0.AddDate(0, 0, rng.IntN(4)).Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+					rs = append(rs, result(c, at, statuses[rng.IntN(len(statuses))]))
+				}
+			}
+			e := envelope(fmt.Sprintf("dev-%02d", dev), uint64(part+1), rs...)
+			for range 1 + rng.IntN(2) { // sometimes redelivered
+				if err := s.InsertEnvelopes(t.Context(), []*evidence.Envelope{e}, base); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// And one pair whose answer is known: fail at 10:00 between passes at
+	// 08:00 (first insert) and 12:00, 11:00 (second insert).
+	r := func(hm time.Duration, st evidence.Status) evidence.Result {
+		return result("screen_lock", d0.Add(hm), st)
+	}
+	for i, e := range []*evidence.Envelope{
+		envelope("known", 1, r(8*time.Hour, evidence.StatusPass), r(10*time.Hour, evidence.StatusFail), r(12*time.Hour, evidence.StatusPass)),
+		envelope("known", 2, r(11*time.Hour, evidence.StatusPass), r(9*time.Hour, evidence.StatusPass)),
+	} {
+		if err := s.InsertEnvelopes(t.Context(), []*evidence.Envelope{e}, base.Add(time.Duration(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checks := []string{"disk_encryption", "screen_lock"}
+	read := func(lookupMax int) []store.CheckDays {
+		old := store.SetRefineLookupMax(lookupMax)
+		defer store.SetRefineLookupMax(old)
+		got, err := s.ComplianceDays(t.Context(), checks, d0, d0.AddDate(0, 0, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	onServer, byKey := read(0), read(1<<30)
+	if len(onServer) != len(byKey) {
+		t.Fatalf("%d pairs on the server, %d by key", len(onServer), len(byKey))
+	}
+	remediated := 0
+	for i := range byKey {
+		a, b := onServer[i], byKey[i]
+		if a.DeviceID != b.DeviceID || a.CheckID != b.CheckID || !slices.Equal(a.Days, b.Days) ||
+			!a.FirstFailure.Equal(b.FirstFailure) || !a.RemediatedAt.Equal(b.RemediatedAt) {
+			t.Errorf("%s/%s: on the server ff=%s rem=%s, by key ff=%s rem=%s", b.DeviceID, b.CheckID,
+				a.FirstFailure, a.RemediatedAt, b.FirstFailure, b.RemediatedAt)
+		}
+		if !b.RemediatedAt.IsZero() {
+			remediated++
+		}
+		if b.DeviceID == "known" && !a.RemediatedAt.Equal(d0.Add(11*time.Hour)) {
+			t.Errorf("known: remediated at %s, want 11:00 (the first pass after the 10:00 failure)", a.RemediatedAt)
+		}
+	}
+	if remediated < 20 {
+		t.Errorf("only %d pairs remediated: the data does not exercise remediation", remediated)
 	}
 }

@@ -45,6 +45,8 @@ func TestHistorySQLAnswersOnCurrentClickHouse(t *testing.T) {
 		"dev-b\tfirewall\t[3764762013505024]\t0\t0\t0",
 		// The remediation lookup reads that day's pass times.
 		"dev-a\tdisk_encryption\t[1741942800000000000,1741950000000000000,1741946400000000000]",
+		// The same found on the server, with the day: only dev-a's.
+		"dev-a\tdisk_encryption\t2025-03-14\t[",
 		// History from 09:30: the failure with its evidence.
 		"disk_encryption\t2025-03-14 10:00:00\t250000000\tfail\t1 of 1 rows not compliant\t\t[{\"compliant\":\"0\",\"device\":\"/dev/sda2\"}]",
 		// LastSeen and Gaps.

@@ -80,8 +80,9 @@ WHERE database = currentDatabase() AND table = 'results' AND active;
 
 ALTER TABLE dead_letters DROP PARTITION 202401;
 
--- LatestResults as of 2025-03-14 10:30:00 UTC: the 11:00 pass is later
--- and must be ignored, so dev-a's disk_encryption is the 10:00 fail.
+-- LatestResults as of 2025-03-14 10:30:00 UTC, raw window from the start
+-- of the day before: the 11:00 pass is later and must be ignored, so
+-- dev-a's disk_encryption is the 10:00 fail.
 SELECT device_id, check_id,
        toString(argMax(status, t)) AS st,
        max(observed_at) AS last,
@@ -92,8 +93,32 @@ FROM (
     SELECT device_id, check_id, status, observed_at, reason, error, rows,
            toUInt64(observed_at) * 1000000000 + observed_ns AS t
     FROM results
-    WHERE observed_at <= toDateTime(1741948200)
+    WHERE observed_at >= toDateTime(1741824000) AND observed_at <= toDateTime(1741948200)
       AND toUInt64(observed_at) * 1000000000 + observed_ns <= 1741948200000000000
 )
-GROUP BY device_id, check_id
-ORDER BY check_id, device_id;
+GROUP BY device_id, check_id;
+
+-- LatestResults as of 2025-03-16 10:30:00 UTC: the window (from
+-- 2025-03-15) is empty, the rollup has every pair's last observation
+-- before it ...
+SELECT device_id, check_id, maxMerge(last_t)
+FROM results_daily
+WHERE day < toDate('2025-03-15')
+GROUP BY device_id, check_id;
+
+-- ... and each is looked up by the sort key: dev-a's disk_encryption is
+-- the 11:00 pass.
+SELECT device_id, check_id,
+       toString(argMax(status, t)) AS st,
+       max(observed_at) AS last,
+       argMax(reason, t) AS rsn,
+       argMax(error, t) AS err,
+       argMax(rows, t) AS rws
+FROM (
+    SELECT device_id, check_id, status, observed_at, reason, error, rows,
+           toUInt64(observed_at) * 1000000000 + observed_ns AS t
+    FROM results
+    WHERE device_id IN ('dev-a', 'dev-b') AND observed_at >= toDateTime(1741944600) AND observed_at <= toDateTime(1741950000)
+      AND (device_id, check_id, observed_at) IN (('dev-a', 'disk_encryption', 1741950000), ('dev-b', 'firewall', 1741944600))
+)
+GROUP BY device_id, check_id;

@@ -67,6 +67,29 @@ FROM results_daily
 WHERE check_id IN ('disk_encryption') AND (device_id, check_id, day) IN (('dev-a', 'disk_encryption', '2025-03-14'))
 GROUP BY device_id, check_id, day;
 
+-- The same, for many ambiguous pairs at once: the server finds the
+-- first-failure days itself (2025-03-14 for dev-a).
+SELECT device_id, check_id, day, groupUniqArrayIfMerge(pass_times)
+FROM results_daily
+WHERE check_id IN ('disk_encryption', 'firewall') AND day >= toDate('2025-03-01') AND day < toDate('2025-04-01')
+  AND (device_id, check_id, day) IN (
+      SELECT device_id, check_id, toDate(toDateTime(intDiv(ff, 1000000000)), 'UTC')
+      FROM (
+          SELECT device_id, check_id, minIf(f, f > 0) AS ff, groupArray(fp) AS fps, groupArray(lp) AS lps
+          FROM (
+              SELECT device_id, check_id,
+                     finalizeAggregation(first_fail_t) AS f,
+                     finalizeAggregation(first_pass_t) AS fp,
+                     finalizeAggregation(last_pass_t) AS lp
+              FROM results_daily
+              WHERE check_id IN ('disk_encryption', 'firewall') AND day >= toDate('2025-03-01') AND day < toDate('2025-04-01')
+          )
+          GROUP BY device_id, check_id
+      )
+      WHERE ff > 0 AND arrayExists((a, b) -> a < ff AND b > ff, fps, lps)
+  )
+GROUP BY device_id, check_id, day;
+
 -- LastSeen as of 2025-03-14 12:00 with a 3h recent window, then, per
 -- kind, the devices that window did not show it for.
 SELECT device_id, max(hb), max(res) FROM (

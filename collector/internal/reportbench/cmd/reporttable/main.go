@@ -1,0 +1,313 @@
+// Command reporttable reads `go test -bench` output of the reportbench
+// package on stdin, echoes it, and then prints the data set the figures
+// were measured on and each figure against its target (posture as of an
+// instant < 1 s, period compliance for 90 days < 2 s, a full extract
+// < 30 s), with where the extract's time went. Benchmarks only report;
+// the judging happens here, so `go test` never fails on a slow machine.
+//
+// It exits non-zero when the benchmark run failed or measured nothing.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// result is one benchmark line: its name without the -GOMAXPROCS suffix,
+// and its metrics by unit.
+type result struct {
+	name    string
+	procs   int
+	metrics map[string]float64
+}
+
+var procsSuffix = regexp.MustCompile(`-(\d+)$`)
+
+// parseLine reads "BenchmarkName-2  N  v unit  v unit ...".
+func parseLine(line string) (result, bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+		return result{}, false
+	}
+	if _, err := strconv.Atoi(f[1]); err != nil {
+		return result{}, false
+	}
+	r := result{name: f[0], metrics: map[string]float64{}}
+	if m := procsSuffix.FindStringSubmatch(f[0]); m != nil {
+		r.name = strings.TrimSuffix(f[0], m[0])
+		r.procs, _ = strconv.Atoi(m[1])
+	}
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return result{}, false
+		}
+		r.metrics[f[i+1]] = v
+	}
+	return r, true
+}
+
+// equivalence is the large-data proof that LatestResults answers as the
+// full scan: "PASS", "FAIL", "SKIP" or "" when it did not run.
+var equivalence string
+
+const equivalenceTest = "TestLatestResultsMatchFullScanOnLargeFleet"
+
+func main() {
+	results, failed, err := read(os.Stdin, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reporttable:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "reporttable: no benchmark results in the input")
+		os.Exit(1)
+	}
+	fmt.Println()
+	table(os.Stdout, results)
+	if failed {
+		fmt.Fprintln(os.Stderr, "reporttable: the benchmark run failed (see FAIL above)")
+		os.Exit(1)
+	}
+}
+
+// read echoes in to echo while collecting results; failed reports a FAIL
+// or panic line.
+func read(in io.Reader, echo io.Writer) (results []result, failed bool, err error) {
+	equivalence = ""
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(echo, line)
+		if r, ok := parseLine(line); ok {
+			results = append(results, r)
+		}
+		for _, v := range []string{"PASS", "FAIL", "SKIP"} {
+			if strings.HasPrefix(strings.TrimSpace(line), "--- "+v+": "+equivalenceTest) {
+				equivalence = v
+			}
+		}
+		if strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "--- FAIL") || strings.HasPrefix(line, "panic:") {
+			failed = true
+		}
+	}
+	return results, failed, sc.Err()
+}
+
+func find(rs []result, name string) (result, bool) {
+	for _, r := range rs {
+		if r.name == name {
+			return r, true
+		}
+	}
+	return result{}, false
+}
+
+// num formats with thousands separators.
+func num(v float64) string {
+	neg := v < 0
+	s := strconv.FormatInt(int64(abs(v)+0.5), 10)
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// dur formats seconds for people: 412 ms, 3.27 s, 4 m 05 s.
+func dur(s float64) string {
+	switch {
+	case s < 1:
+		return fmt.Sprintf("%.0f ms", s*1000)
+	case s < 120:
+		return fmt.Sprintf("%.2f s", s)
+	default:
+		return fmt.Sprintf("%d m %02d s", int(s)/60, int(s)%60)
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT MET"
+}
+
+// busyOther is how much CPU other processes may take (in cores, while a
+// figure was measured) before the table calls the figure unreliable.
+const busyOther = 0.25
+
+// target is one figure the issue sets a limit for.
+type target struct {
+	label, bench string
+	limit        float64 // seconds
+	detail       func(m map[string]float64) string
+}
+
+// name is the label with the period's days (%[1]d) and its middle day
+// (%[2]d) filled in.
+func (t target) name(days int) string {
+	if !strings.Contains(t.label, "%") {
+		return t.label
+	}
+	return fmt.Sprintf(t.label, days, days/2+1)
+}
+
+// targets' labels may name the period's days and middle day (see name).
+var targets = []target{
+	{"posture as of the period's last second", "BenchmarkPostureAsOf/end", 1, postureDetail},
+	{"posture as of mid-period (day %[2]d 12:34:56)", "BenchmarkPostureAsOf/middle", 1, postureDetail},
+	{"compliance, %[1]d days, one check", "BenchmarkCompliance/check=disk_encryption", 2, complianceDetail},
+	{"compliance, %[1]d days, one control (CC6.1)", "BenchmarkCompliance/control=CC6.1", 2, complianceDetail},
+	{"extract, %[1]d days, one control (CC6.1)", "BenchmarkExtract/control=CC6.1", 30, extractDetail},
+}
+
+func postureDetail(m map[string]float64) string {
+	return fmt.Sprintf("LatestResults %s, Devices %s; %s pairs, %s entries",
+		dur(m["latest-ms"]/1000), dur(m["devices-ms"]/1000), num(m["pairs"]), num(m["entries"]))
+}
+
+func complianceDetail(m map[string]float64) string {
+	return fmt.Sprintf("rollup read %s; %s devices, %s device-days",
+		dur(m["rollup-ms"]/1000), num(m["devices"]), num(m["device-days"]))
+}
+
+func extractDetail(m map[string]float64) string {
+	return fmt.Sprintf("%s rows, %s MB written", num(m["rows"]), num(m["MB"]))
+}
+
+func table(w io.Writer, rs []result) {
+	fmt.Fprintln(w, "== Fleetproof reports on a large fleet (ClickHouse 18.16, dedicated server) ==")
+	days := 90 // the issue's period, unless the data set says otherwise
+	if ds, ok := find(rs, "BenchmarkDataset"); ok && ds.metrics["days"] > 0 {
+		days = int(ds.metrics["days"])
+	}
+	if ds, ok := find(rs, "BenchmarkDataset"); ok {
+		m := ds.metrics
+		full := m["devices"] == 10_000 && m["checks"] == 20 && m["days"] == 90
+		scale := "the issue's full scale"
+		if !full {
+			scale = "SCALED DOWN from 10,000 x 20 x 90"
+		}
+		fmt.Fprintf(w, "Data set: %s devices x %s checks x %s days of hourly results (%s)\n",
+			num(m["devices"]), num(m["checks"]), num(m["days"]), scale)
+		fmt.Fprintf(w, "  %s results (%s rollup rows); results %s MB on disk (%s MB uncompressed), rollup %s MB; data dir %s MB\n",
+			num(m["rows"]), num(m["rollup-rows"]), num(m["results-MB"]), num(m["results-raw-MB"]), num(m["rollup-MB"]), num(m["disk-MB"]))
+		cached := ""
+		if m["cached"] == 1 {
+			cached = " (when it was seeded; this run reused the cached data set)"
+		}
+		fmt.Fprintf(w, "  seeded server-side in %s, %s of it in the daily INSERT ... SELECTs, the rest merging%s\n",
+			dur(m["seed-s"]), dur(m["insert-s"]), cached)
+	}
+	fmt.Fprintln(w, "Targets")
+	fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6s %6s %6s  %s\n", "figure", "measured", "target", "", "go", "CH", "other", "")
+	fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6s %6s %6s  %s\n", "", "", "", "", "cores", "cores", "cores", "")
+	busy := 0.0
+	for _, t := range targets {
+		r, ok := find(rs, t.bench)
+		if !ok {
+			fmt.Fprintf(w, "  %-46s %10s %9s %-8s\n", t.name(days), "-", "< "+dur(t.limit), "not run")
+			continue
+		}
+		m := r.metrics
+		s := m["ns/op"] / 1e9
+		label, detail := t.name(days), t.detail(m)
+		if strings.HasPrefix(t.bench, "BenchmarkPostureAsOf/") {
+			if fs, ok := find(rs, strings.Replace(t.bench, "AsOf", "FullScan", 1)); ok {
+				detail += fmt.Sprintf("; before (full scan): %s", dur(fs.metrics["ns/op"]/1e9))
+			}
+		}
+		days, period := m["extract-days"], m["period-days"]
+		partial := days > 0 && days < period
+		if partial {
+			label = fmt.Sprintf("extract, %.0f of %.0f days, one control", days, period)
+		}
+		fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6.2f %6.2f %6.2f  %s\n", label, dur(s), "< "+dur(t.limit), verdict(s < t.limit),
+			m["go-cores"], m["clickhouse-cores"], m["other-cores"], detail)
+		if partial && m["evidence-rows"] > 0 {
+			// Every phase that matters streams rows (read, CSV, sheet XML,
+			// deflate, SHA-256), so time grows with the evidence rows.
+			p := s * m["period-evidence-rows"] / m["evidence-rows"]
+			fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6s %6s %6s  %s\n", fmt.Sprintf("extract, %.0f days (projected from the above)", period),
+				"~"+dur(p), "< "+dur(t.limit), verdict(p < t.limit), "", "", "",
+				fmt.Sprintf("%s evidence rows, ~%s GB of scratch disk", num(m["period-evidence-rows"]), num(m["period-scratch-GB"])))
+		}
+		busy = max(busy, m["other-cores"])
+	}
+	switch equivalence {
+	case "PASS":
+		fmt.Fprintln(w, "  LatestResults = the full scan on this data set (random instants, at and just before an observation): yes")
+	case "FAIL":
+		fmt.Fprintln(w, "  LatestResults = the full scan on this data set: NO, see the FAIL above")
+	default:
+		fmt.Fprintln(w, "  LatestResults = the full scan on this data set: not checked in this run (REPORTBENCH=1 -run LargeFleet)")
+	}
+	if ex, ok := find(rs, "BenchmarkExtract/control=CC6.1"); ok {
+		extractPhases(w, ex.metrics)
+	}
+	if sc, ok := find(rs, "BenchmarkEvidenceScan/control=CC6.1"); ok {
+		m := sc.metrics
+		fmt.Fprintf(w, "  the evidence read alone (store.EachResult, whole period, no files): %s for %s rows, %s rows/s\n",
+			dur(m["ns/op"]/1e9), num(m["rows"]), num(m["rows/s"]))
+	}
+	if busy > busyOther {
+		fmt.Fprintf(w, "  WARNING: other processes used up to %.2f cores while a figure was measured; the figures are\n"+
+			"  slower than this machine can do. Run `make bench-report` again on a quieter machine.\n", busy)
+	}
+}
+
+// extractPhases prints where the extract's time went, largest first.
+func extractPhases(w io.Writer, m map[string]float64) {
+	type phase struct {
+		name string
+		s    float64
+	}
+	var ps []phase
+	for unit, v := range m {
+		if name, ok := strings.CutPrefix(unit, "phase-"); ok {
+			ps = append(ps, phase{strings.TrimSuffix(name, "-s"), v})
+		}
+	}
+	if len(ps) == 0 {
+		return
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].s > ps[j].s })
+	total := m["ns/op"] / 1e9
+	fmt.Fprintf(w, "Where the extract's %s went (the last run; each file from the end of the one before)\n", dur(total))
+	for _, p := range ps {
+		note := ""
+		switch p.name {
+		case "evidence":
+			note = fmt.Sprintf("(waiting for rows %s, writing CSV + worksheet %s; %s rows, CSV %s MB)",
+				dur(m["evidence-read-s"]), dur(m["evidence-write-s"]), num(m["evidence-rows"]), num(m["evidence-MB"]))
+		case "evidence_workbook", "workbook":
+			note = fmt.Sprintf("(saving evidence.xlsx, %s MB)", num(m["xlsx-MB"]))
+		case "compliance":
+			note = fmt.Sprintf("(of it the rollup read %s)", dur(m["rollup-s"]))
+		case "sign":
+			note = "(README, hashing every file, manifest and signature)"
+		}
+		fmt.Fprintf(w, "  %-22s %10s %5.1f%%  %s\n", p.name, dur(p.s), 100*p.s/total, note)
+	}
+}
