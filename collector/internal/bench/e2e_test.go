@@ -234,9 +234,9 @@ func (r *rig) report(b *testing.B, g *group, m *meter, before ingest.Stats, rss 
 	// Share of the timed wall clock the Ingesters spent inside
 	// InsertEnvelopes (encoding rows and waiting for ClickHouse); with
 	// several Ingesters the shares add up.
-	b.ReportMetric(100*g.store.insertTime().Seconds()/m.wall.Seconds(), "insert-%")
+	b.ReportMetric(100*g.store.insertTime().Seconds()/m.Wall.Seconds(), "insert-%")
 	if fetchShare {
-		b.ReportMetric(100*time.Duration(g.fetchNS.Load()).Seconds()/m.wall.Seconds(), "fetch-%")
+		b.ReportMetric(100*time.Duration(g.fetchNS.Load()).Seconds()/m.Wall.Seconds(), "fetch-%")
 	}
 	b.ReportMetric(float64(results)/sec, "results/s")
 	b.ReportMetric(float64(results)/resultsPerEnvelope/sec, "envelopes/s")

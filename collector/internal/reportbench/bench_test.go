@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetproof/fleetproof/collector/internal/compliance"
+	"github.com/fleetproof/fleetproof/collector/internal/cpumeter"
 	"github.com/fleetproof/fleetproof/collector/internal/posture"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/queries"
@@ -92,7 +93,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // reportCores adds the meter's figures: the cores this process and
 // ClickHouse used while timed, and what the rest of the machine used.
-func reportCores(b *testing.B, m *Meter) {
+func reportCores(b *testing.B, m *cpumeter.Meter) {
 	self, ch, other := m.Cores()
 	b.ReportMetric(self, "go-cores")
 	b.ReportMetric(ch, "clickhouse-cores")
@@ -155,7 +156,7 @@ func BenchmarkPostureAsOf(b *testing.B) {
 		b.Run(in.name, func(b *testing.B) {
 			var devices, latest time.Duration
 			var entries, pairs int
-			m := NewMeter(ds.Server.Pid())
+			m := cpumeter.NewMeter(ds.Server.Pid())
 			for b.Loop() {
 				m.Start()
 				began := time.Now()
@@ -197,7 +198,7 @@ func BenchmarkCompliance(b *testing.B) {
 		b.Run(req.name, func(b *testing.B) {
 			src := NewTimed(ds.Store)
 			var rep compliance.Report
-			m := NewMeter(ds.Server.Pid())
+			m := cpumeter.NewMeter(ds.Server.Pid())
 			for b.Loop() {
 				m.Start()
 				recs, err := ds.Store.Exceptions(b.Context(), ds.Fleet.End())

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetproof/fleetproof/collector/internal/cpumeter"
 	"github.com/fleetproof/fleetproof/collector/internal/extract"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 )
@@ -99,7 +100,7 @@ func BenchmarkExtract(b *testing.B) {
 		var src *Timed
 		var phases *Phases
 		var total time.Duration
-		m := NewMeter(ds.Server.Pid())
+		m := cpumeter.NewMeter(ds.Server.Pid())
 		for range b.N {
 			dir := filepath.Join(b.TempDir(), "bundle")
 			src, phases = NewTimed(ds.Store), NewPhases()
@@ -166,7 +167,7 @@ func BenchmarkEvidenceScan(b *testing.B) {
 	checks := ds.Fleet.ControlChecks(catalog(b), benchControl)
 	b.Run("control="+benchControl, func(b *testing.B) {
 		var n int64
-		m := NewMeter(ds.Server.Pid())
+		m := cpumeter.NewMeter(ds.Server.Pid())
 		for b.Loop() {
 			m.Start()
 			n = 0

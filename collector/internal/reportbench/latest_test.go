@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/fleetproof/fleetproof/collector/internal/cpumeter"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 )
 
@@ -139,7 +140,7 @@ func BenchmarkPostureFullScan(b *testing.B) {
 	ds := dataset(b)
 	for _, in := range postureInstants(ds.Fleet) {
 		b.Run(in.name, func(b *testing.B) {
-			m := NewMeter(ds.Server.Pid())
+			m := cpumeter.NewMeter(ds.Server.Pid())
 			var n int
 			for b.Loop() {
 				m.Start()

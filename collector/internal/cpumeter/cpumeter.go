@@ -1,4 +1,7 @@
-package reportbench
+// Package cpumeter measures, for benchmarks on shared hosts, how many cores
+// this process, a ClickHouse server and the rest of the machine used over
+// timed intervals, from /proc.
+package cpumeter
 
 import (
 	"bufio"
@@ -13,8 +16,7 @@ import (
 // kept busy while a figure was measured, and what the rest of the machine
 // used meanwhile. On a shared 2-core host a slow figure with high "other"
 // was slow because something else had the CPU; the table says so rather
-// than blaming (or crediting) the code. The same measure as the ingest
-// benchmarks (collector/internal/bench).
+// than blaming (or crediting) the code.
 type Meter struct {
 	chPid            string
 	Self, CH, All    float64 // CPU seconds
