@@ -34,7 +34,7 @@ demo: deps build
 # Every migration and store query on current ClickHouse (26.x via chDB);
 # the store tests run them on 18.16.
 schema-check:
-	$(GO) test -count=1 -run 'ChDB' -v ./collector/internal/store/
+	$(GO) test -count=1 -run CurrentClickHouse -v ./collector/internal/store/
 
 # Ingest throughput as ratios against raw JetStream and ClickHouse ceilings
 # measured in the same run (collector/internal/bench); about 2-3 minutes on

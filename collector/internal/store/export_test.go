@@ -17,3 +17,12 @@ func SetChunkTarget(n int) int {
 	chunkTarget = n
 	return old
 }
+
+// SetRollupScanPairs sets how many silent pairs LatestResults looks up by
+// key before it reads every pair's rollup, and returns the previous
+// value. Tests that call it must not be parallel.
+func SetRollupScanPairs(n int) int {
+	old := rollupScanPairs
+	rollupScanPairs = n
+	return old
+}

@@ -162,12 +162,13 @@ func equalLatest(a, b []store.Latest) bool {
 	})
 }
 
-// LatestResults reads the rollup for the days before a window and raw
-// results only in it; at every instant it must answer exactly as the full
-// scan does: random instants, the instant of every kind of observation,
-// a nanosecond before it, midnights, and before and after all data.
+// LatestResults reads a window of results by time, and looks up the pairs
+// silent through it by key (or, when many are, from every pair's rollup);
+// at every instant it must answer exactly as the full scan does: random
+// instants, the instant of every kind of observation, a nanosecond before
+// it, midnights, and before and after all data. Not parallel: it sets
+// SetRollupScanPairs.
 func TestLatestResultsMatchesFullScan(t *testing.T) {
-	t.Parallel()
 	s := openStore(t, chtest.Database(t))
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -194,19 +195,40 @@ func TestLatestResultsMatchesFullScan(t *testing.T) {
 	for d := first.Truncate(24 * time.Hour); !d.After(last); d = d.AddDate(0, 0, 1) {
 		instants = append(instants, d, d.Add(-time.Nanosecond))
 	}
+	// Just past the window after a pair's last result before it went
+	// silent: the newest result is before the window on the window's
+	// first day, or on an earlier day.
+	byPair := map[[2]string][]time.Time{}
+	for _, r := range all {
+		byPair[[2]string{r.dev, r.check}] = append(byPair[[2]string{r.dev, r.check}], r.at)
+	}
+	for _, ts := range byPair {
+		slices.SortFunc(ts, time.Time.Compare)
+		for i, at := range ts {
+			if i == len(ts)-1 || ts[i+1].Sub(at) > 26*time.Hour {
+				for _, d := range []time.Duration{time.Nanosecond, time.Minute, 30 * time.Minute, 25 * time.Hour} {
+					instants = append(instants, at.Add(25*time.Hour+d))
+				}
+			}
+		}
+	}
 	instants = append(instants, first.Add(-time.Hour), last, last.Add(time.Hour), last.AddDate(0, 1, 0),
 		time.Date(2025, 3, 1, 0, 30, 0, 0, time.UTC), // just after a month boundary
 		time.Unix(0, 0), time.Unix(-5, 0))
-	for _, at := range instants {
-		got, err := s.LatestResults(t.Context(), at)
-		if err != nil {
-			t.Fatal(err)
+	for _, scanAbove := range []int{1 << 30, 0} {
+		old := store.SetRollupScanPairs(scanAbove)
+		for _, at := range instants {
+			got, err := s.LatestResults(t.Context(), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fullScanLatest(t, s.Conn(), at)
+			if !equalLatest(got, want) {
+				t.Errorf("as of %s (rollup scan above %d silent pairs): LatestResults differs from the full scan:\n got %v\nwant %v",
+					at.Format(time.RFC3339Nano), scanAbove, got, want)
+			}
 		}
-		want := fullScanLatest(t, s.Conn(), at)
-		if !equalLatest(got, want) {
-			t.Errorf("as of %s: LatestResults differs from the full scan:\n got %v\nwant %v",
-				at.Format(time.RFC3339Nano), got, want)
-		}
+		store.SetRollupScanPairs(old)
 	}
 }
 

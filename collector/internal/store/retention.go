@@ -30,8 +30,9 @@ func (s *Store) RecordEnrollment(ctx context.Context, e EnrollmentEvent) error {
 
 // partitionedTables are the monthly-partitioned tables retention applies to.
 // results_daily goes with results: a rollup outliving its evidence would
-// give numbers nobody can check against the rows behind them.
-var partitionedTables = []string{"results", "results_daily", "heartbeats", "gaps", "dead_letters", "enrollment_events"}
+// give numbers nobody can check against the rows behind them, and so does
+// results_by_time, its time-ordered copy.
+var partitionedTables = []string{"results", "results_daily", "results_by_time", "heartbeats", "gaps", "dead_letters", "enrollment_events"}
 
 // DropPartitionsBefore drops every monthly partition that ends before
 // cutoff, so retention removes whole months and never a partial one: data

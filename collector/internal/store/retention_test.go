@@ -34,7 +34,7 @@ func TestRetentionDropsOnlyWholeMonthsBeforeTheCutoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(dropped, ","); got != "results/202401,results/202402,results_daily/202401,results_daily/202402,gaps/202401,gaps/202402" {
+	if got := strings.Join(dropped, ","); got != "results/202401,results/202402,results_daily/202401,results_daily/202402,results_by_time/202401,results_by_time/202402,gaps/202401,gaps/202402" {
 		t.Errorf("dropped %s", got)
 	}
 	got := column(t, st.Conn(), "SELECT toString(observed_at) FROM results ORDER BY observed_at")

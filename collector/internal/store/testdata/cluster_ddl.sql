@@ -220,4 +220,42 @@ CREATE TABLE IF NOT EXISTS api_access ON CLUSTER fleet (
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, token_id);
 
+CREATE TABLE IF NOT EXISTS results_by_time ON CLUSTER fleet (
+    observed_at DateTime,
+    device_id   String,
+    check_id    String,
+    observed_ns UInt32,
+    status      Enum8('pass' = 1, 'fail' = 2, 'error' = 3, 'not_applicable' = 4),
+    rows        String,
+    reason      String,
+    error       String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fleetproof/results_by_time', '{replica}')
+PARTITION BY toYYYYMM(observed_at)
+ORDER BY (observed_at, device_id, check_id, observed_ns);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS results_by_time_mv ON CLUSTER fleet TO results_by_time AS
+SELECT observed_at, device_id, check_id, observed_ns, status, rows, reason, error
+FROM results;
+
+CREATE TABLE IF NOT EXISTS result_pairs ON CLUSTER fleet (
+    device_id String,
+    check_id  String,
+    first_t   AggregateFunction(min, UInt64)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/fleetproof/result_pairs', '{replica}')
+ORDER BY (device_id, check_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS result_pairs_mv ON CLUSTER fleet TO result_pairs AS
+SELECT device_id, check_id, minState(toUInt64(observed_at) * 1000000000 + observed_ns) AS first_t
+FROM results
+GROUP BY device_id, check_id;
+
+INSERT INTO results_by_time (observed_at, device_id, check_id, observed_ns, status, rows, reason, error)
+SELECT observed_at, device_id, check_id, observed_ns, status, rows, reason, error
+FROM results;
+
+INSERT INTO result_pairs (device_id, check_id, first_t)
+SELECT device_id, check_id, minState(toUInt64(observed_at) * 1000000000 + observed_ns)
+FROM results
+GROUP BY device_id, check_id;
+
 ALTER TABLE results ON CLUSTER fleet DROP PARTITION 202401;

@@ -80,9 +80,33 @@ WHERE database = currentDatabase() AND table = 'results' AND active;
 
 ALTER TABLE dead_letters DROP PARTITION 202401;
 
--- LatestResults as of 2025-03-14 10:30:00 UTC, raw window from the start
--- of the day before: the 11:00 pass is later and must be ignored, so
--- dev-a's disk_encryption is the 10:00 fail.
+-- LatestResults as of 2025-03-14 10:30:00 UTC reads the 25 hours before
+-- it by time: the 11:00 pass is later and must be ignored, so dev-a's
+-- disk_encryption is the 10:00 fail.
+SELECT device_id, check_id,
+       toString(argMax(status, t)) AS st,
+       max(observed_at) AS last,
+       argMax(reason, t) AS rsn,
+       argMax(error, t) AS err,
+       argMax(rows, t) AS rws
+FROM (
+    SELECT device_id, check_id, status, observed_at, reason, error, rows,
+           toUInt64(observed_at) * 1000000000 + observed_ns AS t
+    FROM results_by_time
+    WHERE observed_at >= toDateTime(1741858200) AND observed_at <= toDateTime(1741948200)
+      AND toUInt64(observed_at) * 1000000000 + observed_ns <= 1741948200000000000
+)
+GROUP BY device_id, check_id;
+
+-- The pairs that existed then, to find those silent through the window.
+SELECT device_id, check_id
+FROM result_pairs
+GROUP BY device_id, check_id
+HAVING minMerge(first_t) <= 1741948200000000000;
+
+-- As of 2025-03-16 10:30:00 UTC the window (from 2025-03-15 09:30) is
+-- empty: every pair's newest result before it is looked for in the raw
+-- results of the window's first day before the window ...
 SELECT device_id, check_id,
        toString(argMax(status, t)) AS st,
        max(observed_at) AS last,
@@ -93,14 +117,19 @@ FROM (
     SELECT device_id, check_id, status, observed_at, reason, error, rows,
            toUInt64(observed_at) * 1000000000 + observed_ns AS t
     FROM results
-    WHERE observed_at >= toDateTime(1741824000) AND observed_at <= toDateTime(1741948200)
-      AND toUInt64(observed_at) * 1000000000 + observed_ns <= 1741948200000000000
+    WHERE device_id IN ('dev-a', 'dev-b') AND (device_id, check_id) IN (('dev-a', 'disk_encryption'), ('dev-b', 'firewall'))
+      AND observed_at >= toDateTime(1741996800) AND observed_at < toDateTime(1742031000)
 )
 GROUP BY device_id, check_id;
 
--- LatestResults as of 2025-03-16 10:30:00 UTC: the window (from
--- 2025-03-15) is empty, the rollup has every pair's last observation
--- before it ...
+-- ... then in the rollup's last observation of the days before ...
+SELECT device_id, check_id, maxMerge(last_t)
+FROM results_daily
+WHERE device_id IN ('dev-a', 'dev-b') AND (device_id, check_id) IN (('dev-a', 'disk_encryption'), ('dev-b', 'firewall'))
+  AND day < toDate('2025-03-15')
+GROUP BY device_id, check_id;
+
+-- (or every pair's, when a whole fleet was silent)
 SELECT device_id, check_id, maxMerge(last_t)
 FROM results_daily
 WHERE day < toDate('2025-03-15')
