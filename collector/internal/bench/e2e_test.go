@@ -16,7 +16,6 @@ import (
 	"github.com/fleetproof/fleetproof/collector/internal/ingest"
 	"github.com/fleetproof/fleetproof/collector/internal/natsd"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
-	"github.com/fleetproof/fleetproof/evidence"
 )
 
 // setting is one ingest configuration under test. Ingesters > 1 runs
@@ -232,7 +231,7 @@ func (r *rig) report(b *testing.B, g *group, m *meter, before ingest.Stats, rss 
 	sec := b.Elapsed().Seconds()
 	m.report(b)
 	// Share of the timed wall clock the Ingesters spent inside
-	// InsertEnvelopes (encoding rows and waiting for ClickHouse); with
+	// InsertEncoded (appending rows and waiting for ClickHouse); with
 	// several Ingesters the shares add up.
 	b.ReportMetric(100*g.store.insertTime().Seconds()/m.Wall.Seconds(), "insert-%")
 	if fetchShare {
@@ -347,15 +346,16 @@ func (g *group) wait(want uint64) error {
 }
 
 // timedStore is the real store, with the wall time spent in
-// InsertEnvelopes added up so the report can say where ingest waits.
+// InsertEncoded (ingest's insert) added up so the report can say where
+// ingest waits.
 type timedStore struct {
 	*store.Store
 	insertNS atomic.Int64
 }
 
-func (t *timedStore) InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, at time.Time) error {
+func (t *timedStore) InsertEncoded(ctx context.Context, envs []store.EncodedEnvelope, at time.Time) error {
 	start := time.Now()
-	err := t.Store.InsertEnvelopes(ctx, envs, at)
+	err := t.Store.InsertEncoded(ctx, envs, at)
 	t.insertNS.Add(int64(time.Since(start)))
 	return err
 }

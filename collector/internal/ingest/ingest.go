@@ -21,7 +21,9 @@ import (
 
 // Store is what ingest needs from storage.
 type Store interface {
-	InsertEnvelopes(ctx context.Context, envs []*evidence.Envelope, receivedAt time.Time) error
+	// InsertEncoded stores accepted envelopes whose rows ingest passes
+	// through as received (see store.EncodedEnvelope).
+	InsertEncoded(ctx context.Context, envs []store.EncodedEnvelope, receivedAt time.Time) error
 	InsertDeadLetters(ctx context.Context, dls []store.DeadLetter) error
 	Device(ctx context.Context, id string) (store.Device, error)
 	Revoked(ctx context.Context, deviceID string) (bool, error)
@@ -199,7 +201,7 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 		return err
 	}
 	verdicts := in.verifyAll(ctx, msgs, now)
-	var good []*evidence.Envelope
+	var good []store.EncodedEnvelope
 	var dead []store.DeadLetter
 	for i, m := range msgs {
 		env, reason, err := verdicts[i].env, verdicts[i].reason, verdicts[i].err
@@ -223,7 +225,7 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 		good = append(good, env)
 	}
 	start := time.Now()
-	if err := in.o.Store.InsertEnvelopes(ctx, good, now); err != nil {
+	if err := in.o.Store.InsertEncoded(ctx, good, now); err != nil {
 		return &insertError{err}
 	}
 	if err := in.o.Store.InsertDeadLetters(ctx, dead); err != nil {
@@ -240,7 +242,7 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 	in.dead.Add(uint64(len(dead)))
 	var n uint64
 	for _, e := range good {
-		n += uint64(len(e.Results))
+		n += uint64(len(e.Envelope.Results))
 	}
 	in.results.Add(n)
 	in.o.Observer.ObserveBatch(len(msgs), len(good), int(n), time.Since(start))
@@ -264,7 +266,7 @@ func (e *insertError) Error() string { return e.err.Error() }
 func (e *insertError) Unwrap() error { return e.err }
 
 type verdict struct {
-	env    *evidence.Envelope
+	env    store.EncodedEnvelope
 	reason string
 	err    error
 }
@@ -397,49 +399,50 @@ func (in *Ingester) isolate(ctx context.Context, msgs []jetstream.Msg) error {
 
 // verify returns the envelope, or a dead-letter reason, or an error when
 // the decision cannot be made now (storage unreachable).
-func (in *Ingester) verify(ctx context.Context, m jetstream.Msg, now time.Time) (*evidence.Envelope, string, error) {
+func (in *Ingester) verify(ctx context.Context, m jetstream.Msg, now time.Time) (store.EncodedEnvelope, string, error) {
+	var none store.EncodedEnvelope
 	data := m.Data()
 	if len(data) > in.o.MaxMessageBytes {
-		return nil, fmt.Sprintf("%s: %d bytes > %d", ReasonTooLarge, len(data), in.o.MaxMessageBytes), nil
+		return none, fmt.Sprintf("%s: %d bytes > %d", ReasonTooLarge, len(data), in.o.MaxMessageBytes), nil
 	}
 	dev := subjectDevice(m.Subject())
 	if dev == "" {
-		return nil, ReasonBadSubject + ": " + m.Subject(), nil
+		return none, ReasonBadSubject + ": " + m.Subject(), nil
 	}
-	env, err := evidence.Decode(data, now)
+	enc, err := decode(data, now)
 	switch {
 	case errors.Is(err, evidence.ErrMalformed):
-		return nil, ReasonMalformed + ": " + err.Error(), nil
+		return none, ReasonMalformed + ": " + err.Error(), nil
 	case errors.Is(err, evidence.ErrUnknownSchema):
-		return nil, ReasonUnknownSchema + ": " + err.Error(), nil
+		return none, ReasonUnknownSchema + ": " + err.Error(), nil
 	case err != nil:
-		return nil, ReasonInvalid + ": " + err.Error(), nil
+		return none, ReasonInvalid + ": " + err.Error(), nil
 	}
-	if env.DeviceID != dev {
-		return nil, fmt.Sprintf("%s: subject names %q, envelope says %q", ReasonSubjectMismatch, dev, env.DeviceID), nil
+	if env := enc.Envelope; env.DeviceID != dev {
+		return none, fmt.Sprintf("%s: subject names %q, envelope says %q", ReasonSubjectMismatch, dev, env.DeviceID), nil
 	}
 	sig := m.Headers().Get(evidence.SignatureHeader)
 	for attempt := 0; attempt < 2; attempt++ {
 		key, err := in.key(ctx, dev, attempt > 0)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, ReasonUnknownDevice + ": " + dev, nil
+			return none, ReasonUnknownDevice + ": " + dev, nil
 		}
 		if errors.Is(err, errRevoked) {
-			return nil, ReasonRevokedDevice + ": " + dev, nil
+			return none, ReasonRevokedDevice + ": " + dev, nil
 		}
 		if err != nil {
-			return nil, "", err
+			return none, "", err
 		}
 		if evidence.Verify(key, data, sig) {
-			return env, "", nil
+			return enc, "", nil
 		}
 		// The device may have re-enrolled with a new key through another
 		// collector: look again once before refusing.
 	}
 	if sig == "" {
-		return nil, ReasonBadSignature + ": unsigned", nil
+		return none, ReasonBadSignature + ": unsigned", nil
 	}
-	return nil, ReasonBadSignature + ": does not verify against the enrolled key of " + dev, nil
+	return none, ReasonBadSignature + ": does not verify against the enrolled key of " + dev, nil
 }
 
 func (in *Ingester) key(ctx context.Context, dev string, refresh bool) (ed25519.PublicKey, error) {

@@ -230,6 +230,64 @@ func TestIngestStoresSignedEnvelopesExactlyAndAcks(t *testing.T) {
 	}
 }
 
+// TestRowsAreStoredAsBefore: ingest stores the rows JSON as received when
+// it is what the store would have written anyway, and otherwise what the
+// store wrote before ingest stopped decoding rows: absent or null rows as
+// "[]", anything else compacted with sorted keys.
+func TestRowsAreStoredAsBefore(t *testing.T) {
+	r := newRig(t, chtest.Database(t))
+	raws := []string{
+		"", // absent
+		"null",
+		"[]",
+		`[{"compliant":"0","path":"C:\\x \u003c"}]`,
+		"[ {\"path\": \"/\", \"compliant\" : \"1\"},\n{} ]",
+		`[{"b":"1","a":"2","a":"3"}]`,
+	}
+	// The envelope is encoded with placeholder rows that are then swapped
+	// for the raw text under test; the agent would never write most of it.
+	e := envelope(r.dev.id, 1)
+	for i := range raws {
+		res := result(fmt.Sprintf("check_%d", i), evidence.StatusPass, t0)
+		res.Rows = []map[string]string{{"placeholder": fmt.Sprint(i)}}
+		e.Results = append(e.Results, res)
+	}
+	body := string(mustMarshal(t, e))
+	for i, raw := range raws {
+		placeholder := fmt.Sprintf(`"rows":[{"placeholder":"%d"}],`, i)
+		replacement := ""
+		if raw != "" {
+			replacement = `"rows":` + raw + ","
+		}
+		if !strings.Contains(body, placeholder) {
+			t.Fatalf("no %s in %s", placeholder, body)
+		}
+		body = strings.Replace(body, placeholder, replacement, 1)
+	}
+	r.publish(evidence.Subject(e.DeviceID, "results"), []byte(body), r.dev.kp, e.MsgID())
+	r.waitFor("the envelope", func(s ingest.Stats) bool { return s.Results == uint64(len(raws)) || s.DeadLetters > 0 })
+	want := []string{
+		"check_0|[]",
+		"check_1|[]",
+		"check_2|[]",
+		`check_3|[{"compliant":"0","path":"C:\\x \u003c"}]`,
+		`check_4|[{"compliant":"1","path":"/"},{}]`,
+		`check_5|[{"a":"3","b":"1"}]`,
+	}
+	if got := r.query("SELECT check_id, rows FROM results FINAL ORDER BY check_id"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stored rows:\n got %q\nwant %q", got, want)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestRedeliveredEnvelopeNeverCountsTwice(t *testing.T) {
 	r := newRig(t, chtest.Database(t))
 	e := envelope(r.dev.id, 7, result("disk_encryption", evidence.StatusPass, t0), result("firewall", evidence.StatusFail, t0))
@@ -267,6 +325,16 @@ func TestBadInputIsDeadLetteredWithItsReason(t *testing.T) {
 	future.Results[0].ObservedAt = time.Now().Add(48 * time.Hour)
 	schema := good(4)
 	schema.Schema = 99
+	// Rows stay undecoded JSON in ingest; what decoding them into
+	// evidence.Result refused must still be refused.
+	badRows := func(seq uint64, rows string) []byte {
+		body := string(marshal(good(seq)))
+		const want = `"rows":[{"compliant":"0","path":"/"}]`
+		if !strings.Contains(body, want) {
+			t.Fatalf("envelope JSON has no %s: %s", want, body)
+		}
+		return []byte(strings.Replace(body, want, `"rows":`+rows, 1))
+	}
 	cases := []struct {
 		name    string
 		subject string
@@ -283,6 +351,10 @@ func TestBadInputIsDeadLetteredWithItsReason(t *testing.T) {
 		{"unknown device", evidence.Subject(stranger.id, "results"), marshal(envelope(stranger.id, 1, result("x", evidence.StatusPass, t0))), stranger.kp, ingest.ReasonUnknownDevice},
 		{"too large", subj, append(marshal(good(8)), make([]byte, 70<<10)...), r.dev.kp, ingest.ReasonTooLarge},
 		{"subject outside the scheme", "evidence.v1.a.b.c", marshal(good(9)), r.dev.kp, ingest.ReasonBadSubject},
+		{"rows an object", subj, badRows(10, `{"path":"/"}`), r.dev.kp, ingest.ReasonMalformed},
+		{"rows of strings", subj, badRows(11, `["/"]`), r.dev.kp, ingest.ReasonMalformed},
+		{"rows with a number value", subj, badRows(12, `[{"compliant":0}]`), r.dev.kp, ingest.ReasonMalformed},
+		{"rows with a nested object", subj, badRows(13, `[{"path":{"a":"b"}}]`), r.dev.kp, ingest.ReasonMalformed},
 	}
 	for i, c := range cases {
 		r.publish(c.subject, c.body, c.signer, fmt.Sprintf("bad-%d", i))
