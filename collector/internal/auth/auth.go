@@ -41,15 +41,35 @@ func LoadOrCreate(dir string) (*Authority, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	return load(dir, true)
+}
+
+// ErrNoKeys means Load found no key material in the directory.
+var ErrNoKeys = errors.New("auth: no NATS keys")
+
+// Load reads the keys in dir and creates none. Collectors that share an
+// external NATS cluster use it: they must all sign with the one operator
+// and account the cluster trusts, so a missing key is an error rather
+// than the start of a second trust root.
+func Load(dir string) (*Authority, error) {
+	for _, f := range []string{operatorSeedFile, systemSeedFile, accountSeedFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return nil, fmt.Errorf("%w in %s: %v", ErrNoKeys, dir, err)
+		}
+	}
+	return load(dir, false)
+}
+
+func load(dir string, create bool) (*Authority, error) {
 	a := &Authority{dir: dir, revocations: map[string]int64{}}
 	var err error
-	if a.operator, err = loadOrCreate(filepath.Join(dir, operatorSeedFile), nkeys.CreateOperator); err != nil {
+	if a.operator, err = loadOrCreate(filepath.Join(dir, operatorSeedFile), nkeys.CreateOperator, create); err != nil {
 		return nil, err
 	}
-	if a.system, err = loadOrCreate(filepath.Join(dir, systemSeedFile), nkeys.CreateAccount); err != nil {
+	if a.system, err = loadOrCreate(filepath.Join(dir, systemSeedFile), nkeys.CreateAccount, create); err != nil {
 		return nil, err
 	}
-	if a.account, err = loadOrCreate(filepath.Join(dir, accountSeedFile), nkeys.CreateAccount); err != nil {
+	if a.account, err = loadOrCreate(filepath.Join(dir, accountSeedFile), nkeys.CreateAccount, create); err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(filepath.Join(dir, revocationsFile))
@@ -64,7 +84,7 @@ func LoadOrCreate(dir string) (*Authority, error) {
 	return a, nil
 }
 
-func loadOrCreate(path string, create func() (nkeys.KeyPair, error)) (nkeys.KeyPair, error) {
+func loadOrCreate(path string, create func() (nkeys.KeyPair, error), mayCreate bool) (nkeys.KeyPair, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(b))))
@@ -73,7 +93,7 @@ func loadOrCreate(path string, create func() (nkeys.KeyPair, error)) (nkeys.KeyP
 		}
 		return kp, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if !errors.Is(err, fs.ErrNotExist) || !mayCreate {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	kp, err := create()
@@ -97,12 +117,9 @@ func (a *Authority) SystemAccountPublicKey() string { return pub(a.system) }
 
 // OperatorClaims are what a NATS server trusts.
 func (a *Authority) OperatorClaims() (*jwt.OperatorClaims, error) {
-	oc := jwt.NewOperatorClaims(pub(a.operator))
-	oc.Name = "fleetproof"
-	oc.SystemAccount = pub(a.system)
-	tok, err := oc.Encode(a.operator)
+	tok, err := a.OperatorJWT()
 	if err != nil {
-		return nil, fmt.Errorf("auth: operator: %w", err)
+		return nil, err
 	}
 	return jwt.DecodeOperatorClaims(tok)
 }
@@ -110,29 +127,52 @@ func (a *Authority) OperatorClaims() (*jwt.OperatorClaims, error) {
 // AccountJWTs returns the signed JWTs of the system and evidence accounts,
 // keyed by account public key, for the server's resolver.
 func (a *Authority) AccountJWTs() (map[string]string, error) {
-	sys := jwt.NewAccountClaims(pub(a.system))
-	sys.Name = "SYS"
-	sysJWT, err := sys.Encode(a.operator)
+	sysJWT, err := a.SystemAccountJWT()
 	if err != nil {
-		return nil, fmt.Errorf("auth: system account: %w", err)
+		return nil, err
 	}
-	acc, err := a.accountJWT()
+	acc, err := a.AccountJWT()
 	if err != nil {
 		return nil, err
 	}
 	return map[string]string{pub(a.system): sysJWT, pub(a.account): acc}, nil
 }
 
-func (a *Authority) accountJWT() (string, error) {
+// SystemAccountJWT is the signed JWT of the system account.
+func (a *Authority) SystemAccountJWT() (string, error) {
+	sys := jwt.NewAccountClaims(pub(a.system))
+	sys.Name = "SYS"
+	tok, err := sys.Encode(a.operator)
+	if err != nil {
+		return "", fmt.Errorf("auth: system account: %w", err)
+	}
+	return tok, nil
+}
+
+// AccountJWT is the signed JWT of the evidence account with every
+// revocation this Authority knows.
+func (a *Authority) AccountJWT() (string, error) {
+	a.mu.Lock()
+	revs := make(map[string]int64, len(a.revocations))
+	for k, t := range a.revocations {
+		revs[k] = t
+	}
+	a.mu.Unlock()
+	return a.encodeAccount(revs)
+}
+
+// encodeAccount signs the evidence account's claims. JetStream is enabled
+// here, in the JWT: an operator-mode server gives an account JetStream
+// only when its JWT carries limits, and a pushed JWT without them would
+// switch the evidence stream off.
+func (a *Authority) encodeAccount(revocations map[string]int64) (string, error) {
 	ac := jwt.NewAccountClaims(pub(a.account))
 	ac.Name = "EVIDENCE"
 	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit,
 		Streams: jwt.NoLimit, Consumer: jwt.NoLimit}
-	a.mu.Lock()
-	for k, t := range a.revocations {
+	for k, t := range revocations {
 		ac.RevokeAt(k, time.Unix(t, 0))
 	}
-	a.mu.Unlock()
 	tok, err := ac.Encode(a.operator)
 	if err != nil {
 		return "", fmt.Errorf("auth: account: %w", err)
@@ -185,7 +225,7 @@ func (a *Authority) Revoke(publicKey string, at time.Time) (string, error) {
 		return "", fmt.Errorf("auth: revoke: %q is not a user public key", publicKey)
 	}
 	a.mu.Lock()
-	a.revocations[publicKey] = at.Unix()
+	a.remember(publicKey, at.Unix())
 	b, _ := json.MarshalIndent(a.revocations, "", "  ")
 	a.mu.Unlock()
 	tmp := filepath.Join(a.dir, revocationsFile+".tmp")
@@ -195,5 +235,13 @@ func (a *Authority) Revoke(publicKey string, at time.Time) (string, error) {
 	if err := os.Rename(tmp, filepath.Join(a.dir, revocationsFile)); err != nil {
 		return "", fmt.Errorf("auth: revoke: %w", err)
 	}
-	return a.accountJWT()
+	return a.AccountJWT()
+}
+
+// remember records a revocation in memory; a later time wins because it
+// covers more of the key's JWTs. Callers hold a.mu.
+func (a *Authority) remember(publicKey string, at int64) {
+	if at > a.revocations[publicKey] {
+		a.revocations[publicKey] = at
+	}
 }
