@@ -2,10 +2,13 @@ package config
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +25,18 @@ type Config struct {
 	// NATSListen is where the embedded NATS server listens for agents;
 	// ignored when NATSURL names an external cluster.
 	NATSListen string
-	NATSURL    string
+	// NATSURL names an external NATS cluster (comma-separated seed URLs)
+	// whose servers trust the collector's operator: they include the
+	// fragment `fleetproof-collector nats-config` writes.
+	NATSURL string
 	// NATSCreds is a credentials file for the collector's connection to an
-	// external NATS (nats_url).
+	// external NATS (nats_url); it must be a user of the evidence account.
+	// Without it the collector issues its own user from the account key.
 	NATSCreds string
+	// NATSKeysDir holds the operator and account seeds; empty means
+	// DataDir/auth. Every collector on one external cluster must use a
+	// copy of the same directory: the cluster trusts exactly one operator.
+	NATSKeysDir string
 	// NATSAdvertise is the URL agents are told to publish to; derived from
 	// NATSListen or NATSURL when empty.
 	NATSAdvertise string
@@ -87,7 +98,8 @@ var Fields = []settings.Field[Config]{
 	{Key: "http_listen", Help: "address for enrollment, health and API", Set: settings.String(func(c *C) *string { return &c.HTTPListen })},
 	{Key: "nats_listen", Help: "address of the embedded NATS server", Set: settings.String(func(c *C) *string { return &c.NATSListen })},
 	{Key: "nats_url", Help: "external NATS cluster URL (disables the embedded server)", Set: settings.String(func(c *C) *string { return &c.NATSURL })},
-	{Key: "nats_creds", Help: "credentials file for an external NATS (nats_url)", Set: settings.String(func(c *C) *string { return &c.NATSCreds })},
+	{Key: "nats_creds", Help: "credentials file of an evidence-account user for nats_url (default: the collector issues its own)", Set: settings.String(func(c *C) *string { return &c.NATSCreds })},
+	{Key: "nats_keys_dir", Help: "NATS operator/account keys (default data_dir/auth); collectors sharing a cluster use copies of one", Set: settings.String(func(c *C) *string { return &c.NATSKeysDir })},
 	{Key: "nats_advertise", Help: "NATS URL(s) given to agents at enrollment, comma-separated", Set: settings.String(func(c *C) *string { return &c.NATSAdvertise })},
 	{Key: "clickhouse_dsn", Help: "ClickHouse DSN, clickhouse://host:9000/db (empty: run a local server)", Set: settings.String(func(c *C) *string { return &c.ClickHouseDSN })},
 	{Key: "clickhouse_cluster", Help: "ClickHouse cluster name for ON CLUSTER DDL with replicated tables", Set: settings.String(func(c *C) *string { return &c.ClickHouseCluster })},
@@ -168,8 +180,22 @@ func (c *Config) Validate() error {
 	if c.IngestBatch < 1 || c.IngestBatch > 10000 {
 		p.Add("ingest_batch", "%d is outside 1..10000", c.IngestBatch)
 	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			if err := checkNATSURL(strings.TrimSpace(u)); err != nil {
+				p.Add("nats_url", "%v (want nats://host:4222 or tls://host:4222, comma-separated for several servers)", err)
+			}
+		}
+	}
 	if c.NATSCreds != "" && c.NATSURL == "" {
 		p.Add("nats_creds", "only applies with nats_url: the embedded server issues the collector's own credentials")
+	} else if c.NATSCreds != "" {
+		if _, err := os.Stat(c.NATSCreds); err != nil {
+			p.Add("nats_creds", "%v", err)
+		}
+	}
+	if c.NATSKeysDir != "" {
+		p.AbsDir("nats_keys_dir", &c.NATSKeysDir)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		p.Add("tls_cert", "tls_cert and tls_key go together")
@@ -185,6 +211,43 @@ func (c *Config) Validate() error {
 		p.Add("clickhouse_dsn", "want clickhouse://host:port/database (native protocol)")
 	}
 	return p.Err()
+}
+
+// KeysDir is where the NATS operator and account keys live.
+func (c *Config) KeysDir() string {
+	if c.NATSKeysDir != "" {
+		return c.NATSKeysDir
+	}
+	return filepath.Join(c.DataDir, "auth")
+}
+
+// checkNATSURL accepts what nats.go dials: a scheme it knows and a host.
+func checkNATSURL(s string) error {
+	if s == "" {
+		return errors.New("an empty server URL")
+	}
+	raw := s
+	if !strings.Contains(raw, "://") {
+		raw = "nats://" + raw // nats.go's default scheme
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", s, err)
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+	default:
+		return fmt.Errorf("%q: scheme %q is not nats, tls, ws or wss", s, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%q names no host", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not 1..65535", s, p)
+		}
+	}
+	return nil
 }
 
 // ServeRequirements are checked only by serve: reporting commands need no

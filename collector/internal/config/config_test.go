@@ -143,6 +143,18 @@ func TestLoadRejects(t *testing.T) {
 			want: []string{"ingest_batch (from flag -ingest-batch): 0 is outside 1..10000"}},
 		{name: "missing secret file", args: []string{"-enroll-secret-file", "/nonexistent/secrets"},
 			want: []string{"enroll_secret_file (from flag -enroll-secret-file)", "/nonexistent/secrets"}},
+		{name: "nats url with a foreign scheme", args: []string{"-nats-url", "http://nats:4222"},
+			want: []string{"config: nats_url (from flag -nats-url)", `scheme "http" is not nats, tls, ws or wss`}},
+		{name: "nats url without host", environ: map[string]string{envPrefix + "NATS_URL": "nats://:4222"},
+			want: []string{"nats_url (from env FLEETPROOF_COLLECTOR_NATS_URL)", "names no host"}},
+		{name: "nats url with a bad port", args: []string{"-nats-url", "nats://a:4222,nats://b:70000"},
+			want: []string{"nats_url", `"nats://b:70000"`, "want nats://host:4222"}},
+		{name: "nats url list with a hole", args: []string{"-nats-url", "nats://a:4222,,nats://b:4222"},
+			want: []string{"nats_url", "an empty server URL"}},
+		{name: "missing nats creds file", args: []string{"-nats-url", "nats://a:4222", "-nats-creds", "/nonexistent/user.creds"},
+			want: []string{"nats_creds (from flag -nats-creds)", "/nonexistent/user.creds"}},
+		{name: "nats creds without nats url", args: []string{"-nats-creds", "/x.creds"},
+			want: []string{"nats_creds", "only applies with nats_url"}},
 		// Validation reports every problem at once, not the first only.
 		{name: "several problems", args: []string{"-log-level", "loud", "-http-listen", "8080"},
 			want: []string{"log_level (from flag -log-level)", "http_listen (from flag -http-listen)"}},
@@ -165,6 +177,24 @@ func TestLoadRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestNATSKeysDir(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, nil, "-data-dir", "/srv/fp", "-nats-url", "nats-1:4222,tls://nats-2.example:4222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeysDir() != "/srv/fp/auth" {
+		t.Errorf("default keys dir %q", c.KeysDir())
+	}
+	c, err = load(t, nil, "-data-dir", "/srv/fp", "-nats-keys-dir", "shared/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(c.KeysDir()) || !strings.HasSuffix(c.KeysDir(), "shared/keys") {
+		t.Errorf("nats_keys_dir %q not made absolute", c.KeysDir())
 	}
 }
 
