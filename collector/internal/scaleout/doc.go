@@ -17,9 +17,12 @@
 //     and store, the collector reconnects by itself and stores exactly what
 //     was published before and after the restart.
 //
-// The "external" NATS is an in-process server (natsd, no auth, file store in
-// a temp dir), ClickHouse is the real clickhouse-server (the shared chtest
-// server, or a test's own when it must stop it), and the collectors are the
-// real binary, built once per test binary. Everything listens on loopback.
+// The "external" NATS is an in-process nats-server (file store in a temp
+// dir) configured from a file that includes the trust fragment of
+// `fleetproof-collector nats-config`, and every collector is given that key
+// directory (-nats-keys-dir). ClickHouse is the real clickhouse-server (the
+// shared chtest server, or a test's own when it must stop it), and the
+// collectors are the real binary, built once per test binary. Everything
+// listens on loopback.
 // The tests are skipped under -short.
 package scaleout

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,12 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/fleetproof/fleetproof/collector/internal/auth"
 	"github.com/fleetproof/fleetproof/collector/internal/ingest"
-	"github.com/fleetproof/fleetproof/collector/internal/natsd"
 	"github.com/fleetproof/fleetproof/collector/internal/serve"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/evidence"
@@ -112,13 +114,16 @@ type rig struct {
 	bin      string
 	natsDir  string
 	natsAddr string // host:port, fixed after the first start so a restart reuses it
-	ns       *natsd.Server
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	dsn      string
-	st       *store.Store
-	devs     []*device
-	next     int // round-robin position over devs
+	ns       *server.Server
+	// keysDir holds the operator and account keys the NATS server trusts;
+	// every collector gets a copy of it, as in production.
+	keysDir string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	dsn     string
+	st      *store.Store
+	devs    []*device
+	next    int // round-robin position over devs
 }
 
 // newRig starts the external NATS, opens (and migrates) the ClickHouse
@@ -126,15 +131,33 @@ type rig struct {
 // and shared consumer exactly as a collector does.
 func newRig(t *testing.T, bin, dsn string, devices int) *rig {
 	t.Helper()
-	r := &rig{t: t, bin: bin, natsDir: t.TempDir(), natsAddr: "127.0.0.1:0", dsn: dsn}
+	r := &rig{t: t, bin: bin, natsDir: t.TempDir(), natsAddr: "127.0.0.1:0", dsn: dsn, keysDir: t.TempDir()}
+	a, err := auth.LoadOrCreate(r.keysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := a.ServerConfig(filepath.Join(r.natsDir, "jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.natsDir, "fleetproof.conf"), conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r.startNATS()
-	t.Cleanup(func() { r.ns.Shutdown() })
+	t.Cleanup(r.stopNATS)
 	u, err := url.Parse(r.ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.natsAddr = u.Host
-	r.nc, err = nats.Connect(r.natsURL(), nats.Name("scaleout-test"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	// The test publishes for every device and watches the consumer: an
+	// unrestricted user of the evidence account.
+	tok, seed, err := a.ServiceUser("scaleout-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.nc, err = nats.Connect(r.natsURL(), nats.Name("scaleout-test"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.UserJWTAndSeed(tok, string(seed)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,13 +192,42 @@ func newRig(t *testing.T, bin, dsn string, devices int) *rig {
 
 func (r *rig) natsURL() string { return "nats://" + r.natsAddr }
 
+// startNATS runs the "external" server from a configuration file that
+// includes the fragment `nats-config` writes, as an operator's would.
 func (r *rig) startNATS() {
 	r.t.Helper()
-	ns, err := natsd.Start(natsd.Options{StoreDir: r.natsDir, Listen: r.natsAddr, ServerName: "scaleout-nats"})
+	host, port, err := net.SplitHostPort(r.natsAddr)
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	if port == "0" {
+		port = "-1" // nats-server's "any free port"
+	}
+	path := filepath.Join(r.natsDir, "nats-server.conf")
+	conf := fmt.Sprintf("server_name: scaleout-nats\nhost: %s\nport: %s\nmax_payload: 8388608\njetstream { store_dir: %q }\ninclude ./fleetproof.conf\n",
+		host, port, filepath.Join(r.natsDir, "js"))
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	opts.NoSigs = true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		r.t.Fatal("nats-server not ready")
+	}
 	r.ns = ns
+}
+
+func (r *rig) stopNATS() {
+	r.ns.Shutdown()
+	r.ns.WaitForShutdown()
 }
 
 // publish sends n envelopes, round-robin over the fleet, signed and with
@@ -295,6 +347,7 @@ func (r *rig) startCollector(name, dataDir string, extra ...string) *collector {
 		"-nats-url", r.natsURL(),
 		"-clickhouse-dsn", r.dsn,
 		"-data-dir", dataDir,
+		"-nats-keys-dir", r.keysDir,
 		"-http-listen", "127.0.0.1:0",
 		"-enroll-secrets", "x",
 		"-log-level", "warn",

@@ -276,7 +276,7 @@ func testNATSRestart(t *testing.T, bin string) {
 	c.waitReadyz(200)
 
 	down := time.Now()
-	r.ns.Shutdown()
+	r.stopNATS()
 	c.waitReadyz(503)
 	time.Sleep(time.Second) // stay down for a while: the outage is the point
 	r.startNATS()

@@ -21,14 +21,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetproof/fleetproof/collector/internal/api"
-	"github.com/fleetproof/fleetproof/collector/internal/auth"
 	"github.com/fleetproof/fleetproof/collector/internal/chserver"
 	"github.com/fleetproof/fleetproof/collector/internal/config"
 	"github.com/fleetproof/fleetproof/collector/internal/enroll"
 	"github.com/fleetproof/fleetproof/collector/internal/extract"
 	"github.com/fleetproof/fleetproof/collector/internal/ingest"
 	"github.com/fleetproof/fleetproof/collector/internal/metrics"
-	"github.com/fleetproof/fleetproof/collector/internal/natsd"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/evidence"
 	"github.com/fleetproof/fleetproof/queries"
@@ -116,64 +114,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	natsURL := cfg.NATSURL
-	natsOpts := []nats.Option{nats.Name("fleetproof-collector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
-	var authority *auth.Authority
-	var ns *natsd.Server
-	if natsURL == "" {
-		// The embedded server runs in decentralized-auth mode: devices
-		// get credentials scoped to their own subjects at enrollment.
-		if authority, err = auth.LoadOrCreate(filepath.Join(cfg.DataDir, "auth")); err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		op, err := authority.OperatorClaims()
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		accounts, err := authority.AccountJWTs()
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		ns, err = natsd.Start(natsd.Options{
-			StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, ServerName: "fleetproof-collector", Logger: log,
-			Operator: op, Accounts: accounts, SystemAccount: authority.SystemAccountPublicKey(), TLS: tlsConf,
-		})
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		closers = append(closers, ns.Shutdown)
-		natsURL = ns.ClientURL()
-		tok, seed, err := authority.ServiceUser("fleetproof-collector")
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		natsOpts = append(natsOpts, nats.UserJWTAndSeed(tok, string(seed)))
-		if tlsConf != nil {
-			natsURL = strings.Replace(natsURL, "nats://", "tls://", 1)
-			natsOpts = append(natsOpts, nats.Secure(pinnedTLS(tlsConf.Certificates[0])))
-		}
-		log.Info("embedded nats started", "url", natsURL, "account", authority.AccountPublicKey())
-	}
-	if cfg.NATSCreds != "" {
-		natsOpts = append(natsOpts, nats.UserCredentials(cfg.NATSCreds))
-	}
-	natsClosed := make(chan struct{})
-	natsOpts = append(natsOpts, nats.ClosedHandler(func(*nats.Conn) { close(natsClosed) }))
-	nc, err := nats.Connect(natsURL, natsOpts...)
+	side, err := startNATS(ctx, cfg, tlsConf, log, func(f func()) { closers = append(closers, f) })
 	if err != nil {
-		return fmt.Errorf("serve: connect nats %s: %w", natsURL, err)
+		return err
 	}
-	closers = append(closers, func() {
-		// Drain returns at once; wait for it so the last acks reach the
-		// server before the embedded server shuts down.
-		if err := nc.Drain(); err == nil {
-			select {
-			case <-natsClosed:
-			case <-time.After(10 * time.Second):
-				log.Warn("nats drain did not finish in 10s")
-			}
-		}
-	})
+	nc, natsURL, authority := side.nc, side.url, side.authority
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("serve: jetstream: %w", err)
@@ -192,14 +137,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	mux := http.NewServeMux()
 	mux.Handle(evidence.EnrollPath, &enroll.Handler{
 		Secrets: cfg.EnrollSecrets, Devices: st, NATSURLs: strings.Split(advertise, ","), Logger: log,
-		Enrolled: in.Forget,
-		Observe:  met.ObserveEnrollment,
-		IssueUser: func(deviceID, publicKey string) (string, error) {
-			if authority == nil {
-				return "", nil
-			}
-			return authority.DeviceUser(deviceID, publicKey)
-		},
+		Enrolled:  in.Forget,
+		Observe:   met.ObserveEnrollment,
+		IssueUser: authority.DeviceUser,
 	})
 	cat, err := queries.Load()
 	if err != nil {
@@ -255,7 +195,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(In
 	}()
 	go func() {
 		defer wg.Done()
-		watchRevocations(runCtx, st, in, authority, ns, cfg.RevocationPoll, log)
+		watchRevocations(runCtx, st, in, side, cfg.RevocationPoll, log)
 	}()
 	go func() {
 		defer wg.Done()
@@ -317,10 +257,13 @@ func readiness(ctx context.Context, st *store.Store, nc *nats.Conn) error {
 
 // watchRevocations applies revocations recorded in ClickHouse (by any
 // collector, or by `fleetproof-collector revoke`) to this collector: the
-// device's cached key is dropped and, with the embedded server, its NATS
-// credentials stop working and live connections are closed.
-func watchRevocations(ctx context.Context, st *store.Store, in *ingest.Ingester, authority *auth.Authority, ns *natsd.Server, every time.Duration, log *slog.Logger) {
+// device's cached key is dropped and its NATS credentials stop working,
+// closing live connections. Every collector runs it, so on a shared
+// cluster each one also repairs (side.sync) an account JWT another
+// collector pushed without its revocations.
+func watchRevocations(ctx context.Context, st *store.Store, in *ingest.Ingester, side *natsSide, every time.Duration, log *slog.Logger) {
 	applied := map[string]bool{}
+	var pending []store.Revocation // applied here, not yet confirmed by sync
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -334,18 +277,27 @@ func watchRevocations(ctx context.Context, st *store.Store, in *ingest.Ingester,
 				continue
 			}
 			in.Forget(r.DeviceID)
-			if authority != nil {
-				tok, err := authority.Revoke(r.PublicKey, r.RevokedAt.Add(time.Second))
-				if err == nil {
-					err = ns.UpdateAccount(tok)
-				}
-				if err != nil {
-					log.Error("applying revocation failed", "device_id", r.DeviceID, "err", err)
-					continue
-				}
+			if err := side.revoke(ctx, r); err != nil {
+				log.Error("applying revocation failed", "device_id", r.DeviceID, "err", err)
+				continue
 			}
 			applied[key] = true
-			log.Info("device revoked", "device_id", r.DeviceID, "reason", r.Reason, "by", r.RevokedBy)
+			pending = append(pending, r)
+		}
+		if err == nil {
+			// Only after a complete read: a partial list must not be
+			// taken for the cluster's whole truth (the merge keeps what
+			// the cluster has anyway).
+			if err := side.sync(ctx); err != nil {
+				if ctx.Err() == nil {
+					log.Error("pushing revocations to the nats cluster failed; retrying next poll", "err", err)
+				}
+			} else {
+				for _, r := range pending {
+					log.Info("device revoked", "device_id", r.DeviceID, "reason", r.Reason, "by", r.RevokedBy)
+				}
+				pending = nil
+			}
 		}
 		select {
 		case <-ctx.Done():
