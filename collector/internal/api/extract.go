@@ -31,7 +31,7 @@ type ExtractDeps struct {
 
 // RegisterExtract adds
 //
-//	GET /api/v1/extract?controls=CC6.1,CC7.1&from=2026-01-01&to=2026-06-30[&sample=25][&seed=S]
+//	GET /api/v1/extract?controls=CC6.1,CC7.1&from=2026-01-01&to=2026-06-30[&sample=25][&seed=S][&all_results=true]
 //
 // which answers the signed evidence bundle as a zip archive. An auditor
 // token gets it only for controls and a period within its grant.
@@ -59,6 +59,11 @@ func RegisterExtract(a *API, d ExtractDeps) {
 		if v := q.Get("sample"); v != "" {
 			if o.SampleSize, err = strconv.Atoi(v); err != nil || o.SampleSize < 0 {
 				return Errorf(http.StatusBadRequest, "sample=%q: want a whole number ≥ 0", v)
+			}
+		}
+		if v := q.Get("all_results"); v != "" {
+			if o.AllResults, err = strconv.ParseBool(v); err != nil {
+				return Errorf(http.StatusBadRequest, "all_results=%q: want true or false", v)
 			}
 		}
 		o.Seed = extract.DefaultSeed(o.Controls, q.Get("from"), q.Get("to"))

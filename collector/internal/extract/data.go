@@ -14,48 +14,70 @@ import (
 var evidenceHeader = []string{"device_id", "hostname", "check_id", "observed_at", "status", "reason", "error", "rows",
 	"check_version", "pack", "pack_version", "engine", "agent_version", "duration_ms", "received_at"}
 
-// tally is what the evidence rows say about one check on one device.
+var dailyHeader = []string{"device_id", "hostname", "check_id", "day", "results", "pass", "fail", "error", "not_applicable",
+	"first_observed_at", "last_observed_at", "last_status", "first_failure_at"}
+
+// tally is what the results of one check on one device in the period say.
 type tally struct {
 	results, pass, fail, errs, na int
 	firstFail, lastAt             time.Time
 	lastStatus                    string
 }
 
-// writeEvidence streams every result of the extract's checks in the
-// period into evidence.csv, tallying per device and check on the way so
-// compliance needs no second pass over the rows.
-func (w *writer) writeEvidence(ctx context.Context) error {
-	t, err := w.newTable(EvidenceFile, evidenceHeader)
+// writeDaily writes evidence_daily.csv, every (device, check, day) of the
+// extract's checks with results in the period, population-wide, and
+// tallies the period per device and check on the way.
+func (w *writer) writeDaily(ctx context.Context) error {
+	t, err := w.newTable(DailyFile, dailyHeader)
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(w.checks))
-	for i, c := range w.checks {
-		ids[i] = c.ID
-	}
-	err = w.src.EachResult(ctx, ids, w.start, w.end, func(r store.ResultRow) error {
-		w.seen(r.ReceivedAt)
-		k := DeviceCheck{r.DeviceID, r.CheckID}
+	err = w.src.EachDay(ctx, w.checkIDs(), w.start, w.end, func(d store.DailyRow) error {
+		w.seen(d.LastAt)
+		k := DeviceCheck{d.DeviceID, d.CheckID}
 		tl := w.tallies[k]
 		if tl == nil {
 			tl = &tally{}
 			w.tallies[k] = tl
 		}
-		tl.results++
-		switch r.Status {
-		case "pass":
-			tl.pass++
-		case "fail":
-			tl.fail++
-			if tl.firstFail.IsZero() {
-				tl.firstFail = r.ObservedAt
-			}
-		case "error":
-			tl.errs++
-		case "not_applicable":
-			tl.na++
+		tl.results += int(d.Results())
+		tl.pass += int(d.Pass)
+		tl.fail += int(d.Fail)
+		tl.errs += int(d.Error)
+		tl.na += int(d.NA)
+		if tl.firstFail.IsZero() {
+			tl.firstFail = d.FirstFail
 		}
-		tl.lastStatus, tl.lastAt = r.Status, r.ObservedAt // rows come in time order
+		tl.lastStatus, tl.lastAt = d.LastStatus, d.LastAt // days come in order
+		return t.add(d.DeviceID, w.hostnames[d.DeviceID], d.CheckID, d.Day.Format(time.DateOnly),
+			strconv.FormatUint(d.Results(), 10), strconv.FormatUint(d.Pass, 10), strconv.FormatUint(d.Fail, 10),
+			strconv.FormatUint(d.Error, 10), strconv.FormatUint(d.NA, 10), stamp(d.FirstAt), stamp(d.LastAt),
+			d.LastStatus, stamp(d.FirstFail))
+	})
+	if err != nil {
+		return err
+	}
+	w.files[DailyFile] = t.rows
+	return t.close()
+}
+
+// writeEvidence streams into evidence.csv every result in the period of
+// the extract's checks on the sampled devices, or on every device with
+// Options.AllResults.
+func (w *writer) writeEvidence(ctx context.Context, sample []string) error {
+	t, err := w.newTable(EvidenceFile, evidenceHeader)
+	if err != nil {
+		return err
+	}
+	devices := slices.Sorted(slices.Values(sample))
+	if devices == nil {
+		devices = []string{}
+	}
+	if w.opts.AllResults {
+		devices = nil
+	}
+	err = w.src.EachResult(ctx, w.checkIDs(), devices, w.start, w.end, func(r store.ResultRow) error {
+		w.seen(r.ReceivedAt)
 		return t.add(r.DeviceID, w.hostnames[r.DeviceID], r.CheckID, stamp(r.ObservedAt), r.Status, r.Reason, r.Error,
 			r.Rows, strconv.FormatUint(uint64(r.CheckVersion), 10), r.Pack, r.PackVersion, r.Engine, r.AgentVersion,
 			strconv.FormatUint(uint64(r.DurationMS), 10), stamp(r.ReceivedAt))
@@ -65,6 +87,14 @@ func (w *writer) writeEvidence(ctx context.Context) error {
 	}
 	w.files[EvidenceFile] = t.rows
 	return t.close()
+}
+
+func (w *writer) checkIDs() []string {
+	ids := make([]string, len(w.checks))
+	for i, c := range w.checks {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 // exceptionSet is the exceptions for the extract's checks that were in
@@ -169,8 +199,7 @@ func (w *writer) writeGaps(ctx context.Context) error {
 
 var sampleHeader = []string{"draw", "device_id", "hostname", "os", "serial", "inventory_status", "applicable_checks", "results_in_period"}
 
-func (w *writer) writeSample(p *population) ([]string, error) {
-	ids := Sample(p.frame, w.opts.SampleSize, w.opts.Seed)
+func (w *writer) writeSample(p *population, ids []string) error {
 	status := map[string]string{}
 	for _, r := range p.rows {
 		if r.dev != nil {
@@ -179,7 +208,7 @@ func (w *writer) writeSample(p *population) ([]string, error) {
 	}
 	t, err := w.newTable(SampleFile, sampleHeader)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i, id := range ids {
 		m := p.members[id]
@@ -191,18 +220,18 @@ func (w *writer) writeSample(p *population) ([]string, error) {
 		}
 		if err := t.add(strconv.Itoa(i+1), id, m.Hostname, m.OS, m.Serial, status[id], strings.Join(m.Checks, " "),
 			strconv.Itoa(n)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	w.files[SampleFile] = t.rows
-	return ids, t.close()
+	return t.close()
 }
 
 var complianceHeader = []string{"device_id", "hostname", "check_id", "applicable", "results", "pass", "fail", "error",
 	"not_applicable", "pass_share", "first_failure_at", "last_status", "last_observed_at", "exceptions"}
 
 // derivedMethod explains the derived compliance columns in the README.
-const derivedMethod = "The columns up to exceptions are derived from evidence.csv alone: per device and check, the number of results in the period and " +
+const derivedMethod = "The columns up to exceptions are derived from evidence_daily.csv alone: per device and check, the number of results in the period and " +
 	"per status; pass_share = pass / (pass + fail + error), with not_applicable results left out, empty when there " +
 	"is none of those; first_failure_at is the first failing observation; last_status and last_observed_at are the " +
 	"period's last result (\"no results\" when there was none: a device that should have reported and did not is " +

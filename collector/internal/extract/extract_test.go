@@ -27,8 +27,8 @@ func TestBundleHoldsThePeriodsEvidenceAndVerifies(t *testing.T) {
 	if !res.OK() {
 		t.Fatalf("a fresh bundle does not verify: %v", res.Findings)
 	}
-	if res.Checked != 8 {
-		t.Errorf("verified %d files, want 8 (6 CSV, xlsx, README)", res.Checked)
+	if res.Checked != 9 {
+		t.Errorf("verified %d files, want 9 (7 CSV, xlsx, README)", res.Checked)
 	}
 
 	t.Run("evidence has every row of the period's checks once", func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestSameDataAndSeedGiveByteIdenticalBundles(t *testing.T) {
 	a, _ := write(t, st, options(t))
 	// Merging collapses the redelivered rows physically; the bundle must
 	// not notice.
-	for _, table := range []string{"results", "devices", "exceptions", "gaps"} {
+	for _, table := range []string{"results", "results_daily", "devices", "exceptions", "gaps"} {
 		if err := st.Conn().Exec(t.Context(), "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestSameDataAndSeedGiveByteIdenticalBundles(t *testing.T) {
 		}
 		return out
 	}
-	if !slices.Equal(names(a), names(b)) || len(names(a)) != 10 {
+	if !slices.Equal(names(a), names(b)) || len(names(a)) != 11 {
 		t.Fatalf("files differ: %v vs %v", names(a), names(b))
 	}
 	for _, n := range names(a) {
@@ -293,9 +293,9 @@ func TestWriteRefusesBadRequests(t *testing.T) {
 // ClickHouse connection would.
 type failingSource struct{ *store.Store }
 
-func (f failingSource) EachResult(ctx context.Context, checks []string, from, to time.Time, fn func(store.ResultRow) error) error {
+func (f failingSource) EachResult(ctx context.Context, checks, devices []string, from, to time.Time, fn func(store.ResultRow) error) error {
 	n := 0
-	return f.Store.EachResult(ctx, checks, from, to, func(r store.ResultRow) error {
+	return f.Store.EachResult(ctx, checks, devices, from, to, func(r store.ResultRow) error {
 		if n++; n > 3 {
 			return errors.New("connection reset")
 		}

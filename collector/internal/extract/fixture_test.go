@@ -175,7 +175,7 @@ func options(t *testing.T) extract.Options {
 		t.Fatal(err)
 	}
 	return extract.Options{Controls: []string{"CC7.1", "CC6.1"}, From: at("2026-01-01T00:00:00Z"), To: at("2026-06-30T00:00:00Z"),
-		SampleSize: 5, Seed: 42, Catalog: cat, Key: testKey(), Version: "test"}
+		SampleSize: 5, Seed: 42, AllResults: true, Catalog: cat, Key: testKey(), Version: "test"}
 }
 
 // write extracts into a new directory and returns it.

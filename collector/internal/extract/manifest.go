@@ -15,7 +15,7 @@ import (
 )
 
 // FormatVersion identifies the bundle layout; Verify refuses others.
-const FormatVersion = "fleetproof-extract/1"
+const FormatVersion = "fleetproof-extract/2"
 
 // Names of the files every bundle has.
 const (
@@ -24,6 +24,7 @@ const (
 	ReadmeFile     = "README.md"
 	PopulationFile = "population.csv"
 	EvidenceFile   = "evidence.csv"
+	DailyFile      = "evidence_daily.csv"
 	ComplianceFile = "compliance.csv"
 	ExceptionsFile = "exceptions.csv"
 	GapsFile       = "gaps.csv"

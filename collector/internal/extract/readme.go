@@ -15,7 +15,8 @@ import (
 // fileDescriptions say what each file is, in the README's file table.
 var fileDescriptions = map[string]string{
 	PopulationFile: "Every in-scope device: enrolled devices, reconciled with the asset inventory when one was imported (status matched / missing / unknown / out_of_scope), else marked \"" + NoInventory + "\".",
-	EvidenceFile:   "Every stored result of the checks below observed in the period, one row per check run: device, check, observed_at, status, reason or error, the rows that explain the status (JSON), check version, pack version, engine.",
+	DailyFile:      "Every device's results of the checks below, per UTC day of the period: how many results, how many passed, failed, errored or were not applicable, the first and last observation, the day's last status and first failure. Population-wide.",
+	EvidenceFile:   "The stored results themselves, one row per check run, of the sampled devices (every device when the extract was made with --all-results): device, check, observed_at, status, reason or error, the rows that explain the status (JSON), check version, pack version, engine.",
 	ComplianceFile: "Period compliance per device and check (method below).",
 	ExceptionsFile: "Exceptions to these checks in force at some time in the period: who approved them, why, until when, and revocations.",
 	GapsFile:       "Spool gaps overlapping the period: stretches where an agent had to drop results, with how many it dropped. Gaps are evidence too: they are shown, not hidden.",
@@ -154,9 +155,15 @@ func (w *writer) readmeScope(b *strings.Builder, m *Manifest, p *population, exc
 		pf("**Inventory.** No asset inventory snapshot was available (%s), so completeness rests on enrollment alone: "+
 			"every enrolled device is listed as %q. Import the MDM or CMDB export to reconcile missing devices.\n\n", p.SnapshotRule, NoInventory)
 	}
-	pf("**Evidence.** evidence.csv holds every result stored for these checks with an observation time in the period: "+
-		"nothing is filtered out by status or device. A result delivered twice (agents resend until acknowledged) is stored "+
-		"and listed once. compliance.csv lists every population device with every check that applies to its platform, "+
+	scope := "of the sampled devices (sample.csv): the population's results are counted per day in evidence_daily.csv, " +
+		"and any device's own results can be extracted in full with --all-results or read through the collector's history"
+	if w.opts.AllResults {
+		scope = "of every device (the extract was made with --all-results)"
+	}
+	pf("**Evidence.** evidence_daily.csv counts, for every device, check and day of the period, the results stored with an "+
+		"observation time in it, per status: nothing is filtered out by status or device. evidence.csv lists every such "+
+		"result, with the detail that explains it, "+scope+". A result delivered twice (agents resend until acknowledged) "+
+		"is stored, counted and listed once. compliance.csv lists every population device with every check that applies to its platform, "+
 		"including pairs with no results at all, so silence is visible; gaps.csv lists the %d spool gaps agents reported "+
 		"in the period; exceptions.csv lists %d exception(s). Results an agent never sent and never reported as dropped "+
 		"show as pairs with few or no results in compliance.csv.\n\n", w.files[GapsFile], len(exc.records))

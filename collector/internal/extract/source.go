@@ -12,7 +12,8 @@ import (
 type Source interface {
 	Devices(ctx context.Context) ([]store.Device, error)
 	Revocations(ctx context.Context) ([]store.Revocation, error)
-	EachResult(ctx context.Context, checks []string, from, to time.Time, fn func(store.ResultRow) error) error
+	EachResult(ctx context.Context, checks, devices []string, from, to time.Time, fn func(store.ResultRow) error) error
+	EachDay(ctx context.Context, checks []string, from, to time.Time, fn func(store.DailyRow) error) error
 	ComplianceDays(ctx context.Context, checks []string, from, to time.Time) ([]store.CheckDays, error)
 	Gaps(ctx context.Context, from, to time.Time) ([]store.SpoolGap, error)
 	Exceptions(ctx context.Context, at time.Time) ([]store.ExceptionRecord, error)

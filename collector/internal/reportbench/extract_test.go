@@ -171,7 +171,7 @@ func BenchmarkEvidenceScan(b *testing.B) {
 		for b.Loop() {
 			m.Start()
 			n = 0
-			err := ds.Store.EachResult(b.Context(), checks, Start, ds.Fleet.End(), func(store.ResultRow) error {
+			err := ds.Store.EachResult(b.Context(), checks, nil, Start, ds.Fleet.End(), func(store.ResultRow) error {
 				n++
 				return nil
 			})

@@ -56,9 +56,9 @@ func (t *Timed) LatestResults(ctx context.Context, at time.Time) ([]store.Latest
 	return t.Store.LatestResults(ctx, at)
 }
 
-func (t *Timed) EachResult(ctx context.Context, checks []string, from, to time.Time, fn func(store.ResultRow) error) error {
+func (t *Timed) EachResult(ctx context.Context, checks, devices []string, from, to time.Time, fn func(store.ResultRow) error) error {
 	defer t.add("EachResult", time.Now())
-	return t.Store.EachResult(ctx, checks, from, to, func(r store.ResultRow) error {
+	return t.Store.EachResult(ctx, checks, devices, from, to, func(r store.ResultRow) error {
 		began := time.Now()
 		err := fn(r)
 		t.RowsFn += time.Since(began)

@@ -29,8 +29,9 @@ type ResultRow struct {
 }
 
 // EachResult calls fn for every result of the given checks observed in
-// [from, to), ordered by device, check and observation time. It streams:
-// a period of a large fleet holds far more rows than memory.
+// [from, to), ordered by device, check and observation time; of the given
+// devices only, unless devices is nil. It streams: a period of a large
+// fleet holds far more rows than memory.
 //
 // FINAL rather than argMax: an extract lists every row, and the row that
 // survives a redelivery (the last one written) is the same before and
@@ -59,11 +60,11 @@ type ResultRow struct {
 //   - two chunks run at once, handed to fn in order: while fn takes one
 //     chunk's rows, ClickHouse merges and sorts the next, and the driver
 //     decodes rows while the caller writes.
-func (s *Store) EachResult(ctx context.Context, checks []string, from, to time.Time, fn func(ResultRow) error) error {
-	if len(checks) == 0 {
+func (s *Store) EachResult(ctx context.Context, checks, devices []string, from, to time.Time, fn func(ResultRow) error) error {
+	if len(checks) == 0 || devices != nil && len(devices) == 0 {
 		return nil
 	}
-	bounds, err := s.deviceBounds(ctx, checks, from, to)
+	bounds, err := s.deviceBounds(ctx, checks, devices, from, to)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func (s *Store) EachResult(ctx context.Context, checks []string, from, to time.T
 			go func() {
 				defer wg.Done()
 				defer close(c.rows)
-				c.err = s.readChunk(ctx, checks, from, to, lo, hi, c.rows)
+				c.err = s.readChunk(ctx, checks, devices, from, to, lo, hi, c.rows)
 			}()
 		}
 	}()
@@ -148,19 +149,20 @@ var chunkTarget = chunkDeviceDays
 // of checks into chunks of about chunkTarget device-days each, from the
 // rollup's rows per device. The chunks are [-inf, b0), [b0, b1), ...,
 // [bn, +inf): rows of a device the rollup does not know still fall in one.
-func (s *Store) deviceBounds(ctx context.Context, checks []string, from, to time.Time) ([]string, error) {
+func (s *Store) deviceBounds(ctx context.Context, checks, devices []string, from, to time.Time) ([]string, error) {
 	start, n := DayRange(from, to)
 	ids := make([]any, len(checks))
 	for i, c := range checks {
 		ids[i] = c
 	}
+	all, devices := everyDevice(devices)
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, count()
 		FROM results_daily
-		WHERE check_id IN ? AND day >= toDate(?) AND day < toDate(?)
+		WHERE check_id IN ? AND day >= toDate(?) AND day < toDate(?) AND (? = 1 OR has(?, device_id))
 		GROUP BY device_id
 		ORDER BY device_id`,
-		clickhouse.GroupSet{Value: ids}, start.Format(time.DateOnly), start.AddDate(0, 0, n).Format(time.DateOnly))
+		clickhouse.GroupSet{Value: ids}, start.Format(time.DateOnly), start.AddDate(0, 0, n).Format(time.DateOnly), all, devices)
 	if err != nil {
 		return nil, fmt.Errorf("store: results: chunks: %w", err)
 	}
@@ -184,9 +186,19 @@ func (s *Store) deviceBounds(ctx context.Context, checks []string, from, to time
 	return bounds, nil
 }
 
+// everyDevice turns a nil device filter into the flag the queries test
+// first, with a one-element array: an empty one is Array(Nothing), which
+// has() refuses on 18.16.
+func everyDevice(devices []string) (uint8, []string) {
+	if devices == nil {
+		return 1, []string{""}
+	}
+	return 0, devices
+}
+
 // readChunk sends the rows of devices in [lo, hi[0]) in batches; an
 // empty hi means no upper bound.
-func (s *Store) readChunk(ctx context.Context, checks []string, from, to time.Time, lo string, hi []string, out chan<- []ResultRow) error {
+func (s *Store) readChunk(ctx context.Context, checks, devices []string, from, to time.Time, lo string, hi []string, out chan<- []ResultRow) error {
 	// A chunk larger than planned (checks far more frequent than hourly)
 	// still must not fail the extract: past this much ClickHouse sorts
 	// on disk.
@@ -196,13 +208,15 @@ func (s *Store) readChunk(ctx context.Context, checks []string, from, to time.Ti
 		upper = "AND device_id < ?"
 		args = append(args, hi[0])
 	}
-	args = append(args, from.UTC().Unix(), to.UTC().Unix(), checks)
+	all, devices := everyDevice(devices)
+	args = append(args, from.UTC().Unix(), to.UTC().Unix(), checks, all, devices)
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id, observed_at, observed_ns, toString(status) AS st, check_version,
 		       pack, pack_version, rows, reason, error, duration_ms, engine, agent_version, received_at
 		FROM results FINAL
 		PREWHERE device_id >= ? `+upper+`
 		  AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?) AND has(?, check_id)
+		  AND (? = 1 OR has(?, device_id))
 		ORDER BY device_id, check_id, observed_at, observed_ns`, args...)
 	if err != nil {
 		if ctx.Err() != nil {

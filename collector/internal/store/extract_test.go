@@ -44,7 +44,7 @@ func TestEachResultListsThePeriodOnceInOrder(t *testing.T) {
 	}
 	var got []string
 	var rows []store.ResultRow
-	err := s.EachResult(t.Context(), []string{"disk_encryption", "screen_lock"}, from, to, func(r store.ResultRow) error {
+	err := s.EachResult(t.Context(), []string{"disk_encryption", "screen_lock"}, nil, from, to, func(r store.ResultRow) error {
 		got = append(got, r.DeviceID+" "+r.CheckID+" "+r.ObservedAt.Format(time.RFC3339Nano)+" "+r.Status)
 		rows = append(rows, r)
 		return nil
@@ -71,12 +71,30 @@ func TestEachResultListsThePeriodOnceInOrder(t *testing.T) {
 		t.Errorf("redelivered row received_at %s, want the later copy's %s", rows[4].ReceivedAt, resent)
 	}
 
+	for _, c := range []struct {
+		devices []string
+		want    []string
+	}{
+		{[]string{"dev-b"}, want[4:]},
+		{[]string{"dev-a", "dev-unknown"}, want[:4]},
+		{[]string{}, nil},
+	} {
+		var only []string
+		err := s.EachResult(t.Context(), []string{"disk_encryption", "screen_lock"}, c.devices, from, to, func(r store.ResultRow) error {
+			only = append(only, r.DeviceID+" "+r.CheckID+" "+r.ObservedAt.Format(time.RFC3339Nano)+" "+r.Status)
+			return nil
+		})
+		if err != nil || !slices.Equal(only, c.want) {
+			t.Errorf("EachResult of devices %q: got %q, %v; want %q", c.devices, only, err, c.want)
+		}
+	}
+
 	stop := errors.New("stop")
 	n := 0
-	if err := s.EachResult(t.Context(), []string{"disk_encryption"}, from, to, func(store.ResultRow) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+	if err := s.EachResult(t.Context(), []string{"disk_encryption"}, nil, from, to, func(store.ResultRow) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 		t.Errorf("an error from fn: got %v after %d rows, want it returned after 1", err, n)
 	}
-	if err := s.EachResult(t.Context(), nil, from, to, func(store.ResultRow) error { t.Error("called"); return nil }); err != nil {
+	if err := s.EachResult(t.Context(), nil, nil, from, to, func(store.ResultRow) error { t.Error("called"); return nil }); err != nil {
 		t.Error(err)
 	}
 }
@@ -142,7 +160,7 @@ func TestEachResultInChunksMatchesOneQuery(t *testing.T) {
 			r.ReceivedAt.Format(time.RFC3339))
 	}
 	var got []string
-	if err := s.EachResult(t.Context(), checks, from, to, func(r store.ResultRow) error {
+	if err := s.EachResult(t.Context(), checks, nil, from, to, func(r store.ResultRow) error {
 		got = append(got, format(r))
 		return nil
 	}); err != nil {
@@ -172,7 +190,7 @@ func TestEachResultInChunksMatchesOneQuery(t *testing.T) {
 	// (and leaves no query running: EachResult waits for its readers).
 	stop := errors.New("stop")
 	n := 0
-	err = s.EachResult(t.Context(), checks, from, to, func(store.ResultRow) error {
+	err = s.EachResult(t.Context(), checks, nil, from, to, func(store.ResultRow) error {
 		if n++; n == 50 {
 			return stop
 		}
