@@ -67,6 +67,11 @@ func (t *Timed) EachResult(ctx context.Context, checks, devices []string, from, 
 	})
 }
 
+func (t *Timed) EachDay(ctx context.Context, checks []string, from, to time.Time, fn func(store.DailyRow) error) error {
+	defer t.add("EachDay", time.Now())
+	return t.Store.EachDay(ctx, checks, from, to, fn)
+}
+
 func (t *Timed) Gaps(ctx context.Context, from, to time.Time) ([]store.SpoolGap, error) {
 	defer t.add("Gaps", time.Now())
 	return t.Store.Gaps(ctx, from, to)

@@ -245,13 +245,13 @@ func table(w io.Writer, rs []result) {
 		}
 		fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6.2f %6.2f %6.2f  %s\n", label, dur(s), "< "+dur(t.limit), verdict(s < t.limit),
 			m["go-cores"], m["clickhouse-cores"], m["other-cores"], detail)
-		if partial && m["evidence-rows"] > 0 {
+		if partial {
 			// Every phase that matters streams rows (read, CSV, sheet XML,
-			// deflate, SHA-256), so time grows with the evidence rows.
-			p := s * m["period-evidence-rows"] / m["evidence-rows"]
+			// deflate, SHA-256), and both big files grow with the days.
+			p := s * period / days
 			fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6s %6s %6s  %s\n", fmt.Sprintf("extract, %.0f days (projected from the above)", period),
 				"~"+dur(p), "< "+dur(t.limit), verdict(p < t.limit), "", "", "",
-				fmt.Sprintf("%s evidence rows, ~%s GB of scratch disk", num(m["period-evidence-rows"]), num(m["period-scratch-GB"])))
+				fmt.Sprintf("%s results in the period", num(m["period-evidence-rows"])))
 		}
 		busy = max(busy, m["other-cores"])
 	}
@@ -299,8 +299,11 @@ func extractPhases(w io.Writer, m map[string]float64) {
 		note := ""
 		switch p.name {
 		case "evidence":
-			note = fmt.Sprintf("(waiting for rows %s, writing CSV + worksheet %s; %s rows, CSV %s MB)",
+			note = fmt.Sprintf("(the sample's results: waiting for rows %s, writing CSV + worksheet %s; %s rows, CSV %s MB)",
 				dur(m["evidence-read-s"]), dur(m["evidence-write-s"]), num(m["evidence-rows"]), num(m["evidence-MB"]))
+		case "evidence_daily":
+			note = fmt.Sprintf("(every device's days from the rollup: read %s; %s rows; of %s results in the period)",
+				dur(m["daily-read-s"]), num(m["daily-rows"]), num(m["period-evidence-rows"]))
 		case "evidence_workbook", "workbook":
 			note = fmt.Sprintf("(saving evidence.xlsx, %s MB)", num(m["xlsx-MB"]))
 		case "compliance":
