@@ -40,7 +40,7 @@ func TestDefaultBundleListsTheSamplesResultsAndCountsEveryDay(t *testing.T) {
 	}
 
 	type day struct {
-		counts                                  [5]int // results, pass, fail, error, not_applicable
+		counts                                   [5]int // results, pass, fail, error, not_applicable
 		first, last, lastStatus, firstFail, host string
 	}
 	days := map[[3]string]*day{}
