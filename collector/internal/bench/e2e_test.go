@@ -232,7 +232,8 @@ func (r *rig) report(b *testing.B, g *group, m *meter, before ingest.Stats, rss 
 	m.report(b)
 	// Share of the timed wall clock the Ingesters spent inside
 	// InsertEncoded (appending rows and waiting for ClickHouse); with
-	// several Ingesters the shares add up.
+	// several Ingesters the shares add up. An Ingester fetches and
+	// verifies its next batch meanwhile, so insert-% and fetch-% overlap.
 	b.ReportMetric(100*g.store.insertTime().Seconds()/m.Wall.Seconds(), "insert-%")
 	if fetchShare {
 		b.ReportMetric(100*time.Duration(g.fetchNS.Load()).Seconds()/m.Wall.Seconds(), "fetch-%")

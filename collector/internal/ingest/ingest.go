@@ -125,18 +125,75 @@ func (in *Ingester) Forget(deviceID string) { in.keys.Delete(deviceID) }
 // AckWait so a slow insert fails here rather than being redelivered.
 const batchTimeout = 25 * time.Second
 
+// fetched is a batch fetched and verified, waiting to be stored.
+type fetched struct {
+	msgs []jetstream.Msg
+	prep *prepared
+	err  error // from verification: storage could not be asked for keys
+}
+
 // Run fetches and ingests until ctx ends.
+//
+// Fetching and verifying the next batch runs while the current one is
+// being stored: storing is mostly waiting for ClickHouse, and verifying
+// is mostly CPU, so one Ingester keeps both busy instead of taking turns.
+// At most two batches are in hand (one being stored, one ready); each is
+// still acknowledged only after its own insert succeeded.
 func (in *Ingester) Run(ctx context.Context) error {
+	ready := make(chan fetched)
+	go in.fetchLoop(ctx, ready)
 	backoff := time.Duration(0)
+	// The loop ends when fetchLoop closes ready, after ctx ended: a batch
+	// fetched before that is still stored, not left unacknowledged.
+	for f := range ready {
+		// A fetched batch is finished even when the collector is stopping:
+		// cancelling its insert half-way would leave it stored but unacked,
+		// to be redelivered to another collector only after AckWait.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		err := f.err
+		if err == nil {
+			err = in.commit(bctx, f.msgs, f.prep)
+		}
+		var ie *insertError
+		if errors.As(err, &ie) && in.o.Store.Ping(bctx) == nil {
+			// Storage answers, so something in the batch is what it
+			// refuses: isolate it rather than retry the batch forever.
+			in.log.Warn("batch refused while storage is up; storing messages one by one", "messages", len(f.msgs), "err", err)
+			err = in.isolate(bctx, f.msgs)
+		}
+		cancel()
+		if err != nil {
+			in.retries.Add(1)
+			in.o.Observer.ObserveInsertFailure()
+			backoff = min(max(2*backoff, 500*time.Millisecond), in.o.MaxBackoff)
+			in.log.Error("batch not stored; will retry", "messages", len(f.msgs), "retry_in", backoff, "err", err)
+			for _, m := range f.msgs {
+				_ = m.NakWithDelay(backoff)
+			}
+			in.signal()
+			// While stopping, the batch already fetched is still handed
+			// back now rather than after a wait.
+			sleep(ctx, backoff)
+			continue
+		}
+		backoff = 0
+	}
+	return nil
+}
+
+// fetchLoop fetches and verifies batches and hands them to Run until ctx
+// ends, then closes ready.
+func (in *Ingester) fetchLoop(ctx context.Context, ready chan<- fetched) {
+	defer close(ready)
 	for ctx.Err() == nil {
 		batch, err := in.o.Consumer.Fetch(in.o.BatchSize, jetstream.FetchMaxWait(in.o.MaxWait))
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			in.log.Warn("fetch failed", "err", err)
 			if !sleep(ctx, time.Second) {
-				break
+				return
 			}
 			continue
 		}
@@ -150,36 +207,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		// A fetched batch is finished even when the collector is stopping:
-		// cancelling its insert half-way would leave it stored but unacked,
-		// to be redelivered to another collector only after AckWait.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
-		err = in.process(bctx, msgs)
-		var ie *insertError
-		if errors.As(err, &ie) && in.o.Store.Ping(bctx) == nil {
-			// Storage answers, so something in the batch is what it
-			// refuses: isolate it rather than retry the batch forever.
-			in.log.Warn("batch refused while storage is up; storing messages one by one", "messages", len(msgs), "err", err)
-			err = in.isolate(bctx, msgs)
-		}
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		prep, err := in.prepare(vctx, msgs)
 		cancel()
-		if err != nil {
-			in.retries.Add(1)
-			in.o.Observer.ObserveInsertFailure()
-			backoff = min(max(2*backoff, 500*time.Millisecond), in.o.MaxBackoff)
-			in.log.Error("batch not stored; will retry", "messages", len(msgs), "retry_in", backoff, "err", err)
-			for _, m := range msgs {
-				_ = m.NakWithDelay(backoff)
-			}
-			in.signal()
-			if !sleep(ctx, backoff) {
-				break
-			}
-			continue
-		}
-		backoff = 0
+		// Handed over even when ctx has ended: Run stores what was fetched.
+		ready <- fetched{msgs: msgs, prep: prep, err: err}
 	}
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -193,20 +226,37 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// prepared is a verified batch: the envelopes to store and the dead
+// letters to record, in message order.
+type prepared struct {
+	now  time.Time
+	good []store.EncodedEnvelope
+	dead []store.DeadLetter
+}
+
 // process verifies, stores and acks one batch. An error means nothing was
 // acknowledged and the whole batch must be retried.
 func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
-	now := in.o.Now()
-	if err := in.preloadKeys(ctx, msgs); err != nil {
+	p, err := in.prepare(ctx, msgs)
+	if err != nil {
 		return err
 	}
+	return in.commit(ctx, msgs, p)
+}
+
+// prepare verifies a batch. An error means the verdicts could not be
+// reached now (storage unreachable for key lookups).
+func (in *Ingester) prepare(ctx context.Context, msgs []jetstream.Msg) (*prepared, error) {
+	now := in.o.Now()
+	if err := in.preloadKeys(ctx, msgs); err != nil {
+		return nil, err
+	}
 	verdicts := in.verifyAll(ctx, msgs, now)
-	var good []store.EncodedEnvelope
-	var dead []store.DeadLetter
+	p := &prepared{now: now, good: make([]store.EncodedEnvelope, 0, len(msgs))}
 	for i, m := range msgs {
 		env, reason, err := verdicts[i].env, verdicts[i].reason, verdicts[i].err
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if reason != "" {
 			dl := store.DeadLetter{
@@ -219,16 +269,22 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 			in.log.Warn("dead-lettered message", "subject", dl.Subject, "reason", reason)
 			code, _, _ := strings.Cut(reason, ":")
 			in.o.Observer.ObserveDeadLetter(code)
-			dead = append(dead, dl)
+			p.dead = append(p.dead, dl)
 			continue
 		}
-		good = append(good, env)
+		p.good = append(p.good, env)
 	}
+	return p, nil
+}
+
+// commit stores a prepared batch and acks its messages. An error means
+// nothing was acknowledged and the whole batch must be retried.
+func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, p *prepared) error {
 	start := time.Now()
-	if err := in.o.Store.InsertEncoded(ctx, good, now); err != nil {
+	if err := in.o.Store.InsertEncoded(ctx, p.good, p.now); err != nil {
 		return &insertError{err}
 	}
-	if err := in.o.Store.InsertDeadLetters(ctx, dead); err != nil {
+	if err := in.o.Store.InsertDeadLetters(ctx, p.dead); err != nil {
 		return err
 	}
 	for _, m := range msgs {
@@ -238,14 +294,14 @@ func (in *Ingester) process(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 	}
 	in.batches.Add(1)
-	in.envelopes.Add(uint64(len(good)))
-	in.dead.Add(uint64(len(dead)))
+	in.envelopes.Add(uint64(len(p.good)))
+	in.dead.Add(uint64(len(p.dead)))
 	var n uint64
-	for _, e := range good {
+	for _, e := range p.good {
 		n += uint64(len(e.Envelope.Results))
 	}
 	in.results.Add(n)
-	in.o.Observer.ObserveBatch(len(msgs), len(good), int(n), time.Since(start))
+	in.o.Observer.ObserveBatch(len(msgs), len(p.good), int(n), time.Since(start))
 	in.signal()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +78,14 @@ func startNATS(t *testing.T) jetstream.JetStream {
 
 func newRig(t *testing.T, dsn string) *rig {
 	t.Helper()
+	r := newIdleRig(t, dsn)
+	r.in = r.run(ingest.Options{MaxWait: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxMessageBytes: 64 << 10})
+	return r
+}
+
+// newIdleRig is newRig without a running Ingester.
+func newIdleRig(t *testing.T, dsn string) *rig {
+	t.Helper()
 	ctx := context.Background()
 	js := startNATS(t)
 	st, err := store.Open(ctx, dsn, quietLogger())
@@ -84,19 +93,38 @@ func newRig(t *testing.T, dsn string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cons, err := ingest.EnsureStream(ctx, js, ingest.StreamOptions{})
-	if err != nil {
+	if _, err := ingest.EnsureStream(ctx, js, ingest.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	in := ingest.New(ingest.Options{Consumer: cons, Store: st, Logger: quietLogger(), MaxWait: 100 * time.Millisecond,
-		MaxBackoff: 500 * time.Millisecond, MaxMessageBytes: 64 << 10})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); in.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	r := &rig{t: t, js: js, st: st, in: in, dev: newDevice(t, "d-laptop-1")}
+	r := &rig{t: t, js: js, st: st, dev: newDevice(t, "d-laptop-1")}
 	r.enroll(r.dev)
 	return r
+}
+
+// run starts an Ingester on the shared consumer with o (Consumer, Store
+// and Logger filled in) until the test ends.
+func (r *rig) run(o ingest.Options) *ingest.Ingester {
+	r.t.Helper()
+	in, stop := r.start(o)
+	r.t.Cleanup(stop)
+	return in
+}
+
+// start is run with a stop function that cancels the Ingester and waits
+// for Run to return.
+func (r *rig) start(o ingest.Options) (*ingest.Ingester, func()) {
+	r.t.Helper()
+	cons, err := r.js.Consumer(context.Background(), ingest.StreamName, ingest.ConsumerName)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	o.Consumer, o.Store, o.Logger = cons, r.st, quietLogger()
+	in := ingest.New(o)
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); in.Run(runCtx) }()
+	var once sync.Once
+	return in, func() { once.Do(func() { cancel(); <-done }) }
 }
 
 func (r *rig) enroll(d device) {
@@ -286,6 +314,36 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestStoppingStoresWhatWasFetched: Run fetches the next batch while it
+// stores the current one; when it stops, every batch it fetched is stored
+// and acknowledged, none left for AckWait to hand to another collector.
+func TestStoppingStoresWhatWasFetched(t *testing.T) {
+	r := newIdleRig(t, chtest.Database(t))
+	const n = 40
+	for seq := uint64(1); seq <= n; seq++ {
+		r.publishEnvelope(envelope(r.dev.id, seq, result("disk_encryption", evidence.StatusPass, t0.Add(time.Duration(seq)*time.Second))), r.dev.kp)
+	}
+	in, stop := r.start(ingest.Options{BatchSize: 2, MaxWait: 100 * time.Millisecond})
+	defer stop()
+	r.in = in
+	r.waitFor("a first batch", func(s ingest.Stats) bool { return s.Envelopes > 0 })
+	stop()
+	s := in.Stats()
+	if s.Retries != 0 || s.DeadLetters != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	p, ack := r.pending()
+	if ack != 0 {
+		t.Errorf("after stopping: %d messages fetched but not acknowledged", ack)
+	}
+	if p+s.Envelopes != n {
+		t.Errorf("after stopping: %d pending + %d stored, want %d", p, s.Envelopes, n)
+	}
+	if got := r.query("SELECT toString(count()) FROM results FINAL"); got[0] != fmt.Sprint(s.Results) {
+		t.Errorf("results stored: %s, counted %d", got[0], s.Results)
+	}
 }
 
 func TestRedeliveredEnvelopeNeverCountsTwice(t *testing.T) {

@@ -179,7 +179,8 @@ func table(w io.Writer, rs []result) {
 	conc := withPrefix(rs, "BenchmarkEndToEnd/concurrent/")
 	fmt.Fprintln(w, "End to end: 1,000 devices, signed envelopes -> JetStream -> ingest.Ingester -> ClickHouse")
 	fmt.Fprintln(w, "  (cores: CPU used during the timed phases; other = the rest of the machine. insert/fetch: share of")
-	fmt.Fprintln(w, "  wall time Ingesters spent in InsertEnvelopes / waiting for a fetched batch, summed over Ingesters)")
+	fmt.Fprintln(w, "  wall time Ingesters spent in InsertEncoded / waiting for a fetched batch, summed over Ingesters;")
+	fmt.Fprintln(w, "  an Ingester fetches the next batch while storing one, so the two overlap)")
 	fmt.Fprintf(w, "  %-54s %10s %8s %11s %9s %8s %7s %8s %8s %8s %7s\n",
 		"setting", "results/s", "ceiling", "rows/insert", "collector", "CH", "other", "CPU us", "insert", "fetch", "RSS")
 	fmt.Fprintf(w, "  %-54s %10s %8s %11s %9s %8s %7s %8s %8s %8s %7s\n", "", "", "", "", "cores", "cores", "cores", "/result", "wall", "wall", "MB")
