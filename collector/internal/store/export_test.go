@@ -18,11 +18,12 @@ func SetChunkTarget(n int) int {
 	return old
 }
 
-// SetRollupScanPairs sets how many silent pairs LatestResults looks up by
-// key before it reads every pair's rollup, and returns the previous
-// value. Tests that call it must not be parallel.
-func SetRollupScanPairs(n int) int {
-	old := rollupScanPairs
-	rollupScanPairs = n
-	return old
+// SetLatestThresholds sets how many silent pairs LatestResults looks up
+// by key before it reads every pair's rollup, and how many silent
+// devices it names in a query before it reads every device's, and
+// returns the previous values. Tests that call it must not be parallel.
+func SetLatestThresholds(pairs, devices int) (int, int) {
+	oldPairs, oldDevices := rollupScanPairs, silentDevicesMax
+	rollupScanPairs, silentDevicesMax = pairs, devices
+	return oldPairs, oldDevices
 }

@@ -167,7 +167,7 @@ func equalLatest(a, b []store.Latest) bool {
 // at every instant it must answer exactly as the full scan does: random
 // instants, the instant of every kind of observation, a nanosecond before
 // it, midnights, and before and after all data. Not parallel: it sets
-// SetRollupScanPairs.
+// SetLatestThresholds.
 func TestLatestResultsMatchesFullScan(t *testing.T) {
 	s := openStore(t, chtest.Database(t))
 	seed := uint64(time.Now().UnixNano())
@@ -209,6 +209,10 @@ func TestLatestResultsMatchesFullScan(t *testing.T) {
 				for _, d := range []time.Duration{time.Nanosecond, time.Minute, 30 * time.Minute, 25 * time.Hour} {
 					instants = append(instants, at.Add(25*time.Hour+d))
 				}
+				// Silent longer than the recent part of the window only.
+				for _, d := range []time.Duration{2*time.Hour + time.Nanosecond, 3 * time.Hour, 24 * time.Hour} {
+					instants = append(instants, at.Add(d))
+				}
 			}
 		}
 	}
@@ -216,7 +220,7 @@ func TestLatestResultsMatchesFullScan(t *testing.T) {
 		time.Date(2025, 3, 1, 0, 30, 0, 0, time.UTC), // just after a month boundary
 		time.Unix(0, 0), time.Unix(-5, 0))
 	for _, scanAbove := range []int{1 << 30, 0} {
-		old := store.SetRollupScanPairs(scanAbove)
+		oldPairs, oldDevices := store.SetLatestThresholds(scanAbove, scanAbove)
 		for _, at := range instants {
 			got, err := s.LatestResults(t.Context(), at)
 			if err != nil {
@@ -224,11 +228,11 @@ func TestLatestResultsMatchesFullScan(t *testing.T) {
 			}
 			want := fullScanLatest(t, s.Conn(), at)
 			if !equalLatest(got, want) {
-				t.Errorf("as of %s (rollup scan above %d silent pairs): LatestResults differs from the full scan:\n got %v\nwant %v",
+				t.Errorf("as of %s (every pair's rollup and every device above %d silent): LatestResults differs from the full scan:\n got %v\nwant %v",
 					at.Format(time.RFC3339Nano), scanAbove, got, want)
 			}
 		}
-		store.SetRollupScanPairs(old)
+		store.SetLatestThresholds(oldPairs, oldDevices)
 	}
 }
 
