@@ -39,8 +39,25 @@ func (r *rawRows) UnmarshalJSON(b []byte) error {
 
 // decode is evidence.Decode for ingest: the same checks, in the same
 // order (JSON shape first, then Validate), with the same errors, but
-// returning rows already encoded for the store.
+// returning rows already encoded for the store. Envelopes as agents
+// write them take decodeFast; anything else decodeSlow.
 func decode(data []byte, now time.Time) (store.EncodedEnvelope, error) {
+	enc, ok := decodeFast(data)
+	if !ok {
+		var err error
+		if enc, err = decodeSlow(data); err != nil {
+			return store.EncodedEnvelope{}, err
+		}
+	}
+	if err := enc.Envelope.Validate(now); err != nil {
+		return store.EncodedEnvelope{}, err
+	}
+	return enc, nil
+}
+
+// decodeSlow decodes with encoding/json into wireEnvelope: any input
+// evidence.Decode reads, read the same way.
+func decodeSlow(data []byte) (store.EncodedEnvelope, error) {
 	var w wireEnvelope
 	if err := json.Unmarshal(data, &w); err != nil {
 		return store.EncodedEnvelope{}, fmt.Errorf("%w: %v", evidence.ErrMalformed, err)
@@ -59,9 +76,6 @@ func decode(data []byte, now time.Time) (store.EncodedEnvelope, error) {
 			}
 			env.Results[i], enc.Rows[i] = wr.Result, rows
 		}
-	}
-	if err := env.Validate(now); err != nil {
-		return store.EncodedEnvelope{}, err
 	}
 	return enc, nil
 }
@@ -97,16 +111,23 @@ func rowsColumn(raw rawRows) (string, error) {
 // value a string in the encoder's own escaping. False means "not sure",
 // never "invalid": the caller then decodes and re-encodes.
 func canonicalRows(s string) bool {
-	if len(s) < 2 || s[0] != '[' {
-		return false
+	end, ok := rowsEnd(s, 0)
+	return ok && end == len(s)
+}
+
+// rowsEnd is canonicalRows for the value starting at s[i], returning the
+// index just after it.
+func rowsEnd(s string, i int) (int, bool) {
+	if i >= len(s) || s[i] != '[' {
+		return 0, false
 	}
-	if s == "[]" {
-		return true
+	i++
+	if i < len(s) && s[i] == ']' {
+		return i + 1, true
 	}
-	i := 1
 	for {
 		if i >= len(s) || s[i] != '{' {
-			return false
+			return 0, false
 		}
 		i++
 		if i < len(s) && s[i] == '}' {
@@ -116,31 +137,31 @@ func canonicalRows(s string) bool {
 			for first := true; ; first = false {
 				key, end, ok := canonicalString(s, i)
 				if !ok || (!first && key <= prev) || end >= len(s) || s[end] != ':' {
-					return false
+					return 0, false
 				}
 				prev = key
 				if _, end, ok = canonicalString(s, end+1); !ok || end >= len(s) {
-					return false
+					return 0, false
 				}
 				i = end + 1
 				if s[end] == '}' {
 					break
 				}
 				if s[end] != ',' {
-					return false
+					return 0, false
 				}
 			}
 		}
 		if i >= len(s) {
-			return false
+			return 0, false
 		}
 		switch s[i] {
 		case ']':
-			return i+1 == len(s)
+			return i + 1, true
 		case ',':
 			i++
 		default:
-			return false
+			return 0, false
 		}
 	}
 }

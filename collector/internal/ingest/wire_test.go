@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -168,6 +169,91 @@ func TestDecodeMatchesEvidenceDecode(t *testing.T) {
 	}
 }
 
+// agentEnvelopes are envelopes as agents send them (json.Marshal): the
+// golden file compacted, and one with escapes, non-ASCII and every
+// optional field absent or present.
+func agentEnvelopes(t testing.TB) [][]byte {
+	t.Helper()
+	golden, err := os.ReadFile("../../../evidence/testdata/envelope_v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, golden); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 9, 0, 0, 123456789, time.FixedZone("", 3600))
+	odd, err := json.Marshal(evidence.Envelope{Schema: 1, DeviceID: "d-1", AgentVersion: "0.1.0 \"<café>\"", Seq: 1<<64 - 1, SentAt: at,
+		Results: []evidence.Result{
+			{CheckID: "a", CheckVersion: -3, ObservedAt: at, Status: "pass", Rows: []map[string]string{{}, {"k\n": "v\u2028\x01", "é": "&"}}, DurationMS: -1},
+			{CheckID: "b", ObservedAt: at, Status: "fail", Rows: []map[string]string{}, Reason: "r", Error: "e\t", Engine: "osquery"},
+		},
+		Heartbeat: &evidence.Heartbeat{ObservedAt: at, SpoolDepth: -1},
+		Gaps:      []evidence.Gap{{From: at, To: at, Dropped: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hbOnly, err := json.Marshal(evidence.Envelope{Schema: 1, DeviceID: "d-2", SentAt: at, Heartbeat: &evidence.Heartbeat{ObservedAt: at}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [][]byte{compact.Bytes(), odd, hbOnly}
+}
+
+// TestDecodeFastTakesAgentEnvelopes: what agents send takes the fast path
+// and reads exactly as through encoding/json.
+func TestDecodeFastTakesAgentEnvelopes(t *testing.T) {
+	t.Parallel()
+	for i, body := range agentEnvelopes(t) {
+		fast, ok := decodeFast(body)
+		if !ok {
+			t.Errorf("envelope %d not taken by decodeFast: %s", i, body)
+			continue
+		}
+		slow, err := decodeSlow(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("envelope %d:\nfast %+v %q\nslow %+v %q", i, fast.Envelope, fast.Rows, slow.Envelope, slow.Rows)
+		}
+	}
+	// Anything else leaves it to encoding/json.
+	for _, body := range []string{
+		` {"schema":1}`, `{"schema":1} `, `{"schema":1,"schema":1}`, `{"Schema":1}`, `{"sche\u006da":1}`,
+		`{"schema":1,"x":2}`, `{"schema":1.0}`, `{"schema":01}`, `{"schema":null}`, `{"heartbeat":null}`,
+		`{"seq":-1}`, `{"schema":99999999999999999999}`, `{"results":[{"rows":null}]}`, `{"results":[{"rows":[{"b":"1","a":"2"}]}]}`,
+		`{"sent_at":"2026-11-25T09:00:00\u005a"}`, `{"results":[{"check_id":"a","check_id":"b"}]}`, `{"device_id":"\ud800"}x`,
+	} {
+		if enc, ok := decodeFast([]byte(body)); ok {
+			t.Errorf("decodeFast(%s) = %+v, want the slow path", body, enc.Envelope)
+		}
+	}
+}
+
+// FuzzDecodeFast holds decodeFast to encoding/json: whatever it accepts,
+// decodeSlow must accept and read the same.
+func FuzzDecodeFast(f *testing.F) {
+	for _, b := range agentEnvelopes(f) {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"schema":1,"results":[{"rows":[{"a":"\u00e9"}]}],"gaps":[]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := decodeFast(body)
+		if !ok {
+			return
+		}
+		slow, err := decodeSlow(body)
+		if err != nil {
+			t.Fatalf("decodeFast accepted what encoding/json refuses (%v): %q", err, body)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q:\nfast %+v %q\nslow %+v %q", body, fast.Envelope, fast.Rows, slow.Envelope, slow.Rows)
+		}
+	})
+}
+
 // benchEnvelope is a realistic 20-result envelope as the agent encodes it,
 // signed, for the decode and verify micro-benchmarks.
 func benchEnvelope(b *testing.B) (body []byte, pub ed25519.PublicKey, sig string) {
@@ -217,6 +303,15 @@ func BenchmarkDecode(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
 			if _, err := decode(body, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("slow", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := decodeSlow(body); err != nil {
 				b.Fatal(err)
 			}
 		}
