@@ -56,18 +56,30 @@ func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, erro
 	}
 	windowStart := time.Unix(max(at.Unix()-int64(latestWindow/time.Second), 0), 0).UTC()
 	recentStart := time.Unix(max(at.Unix()-int64(recentWindow/time.Second), 0), 0).UTC()
+	// The pairs that exist do not depend on the window's read: both
+	// queries run at once.
+	type pairsResult struct {
+		pairs []pair
+		err   error
+	}
+	known := make(chan pairsResult, 1)
+	go func() {
+		ps, err := s.pairsSince(ctx, at)
+		known <- pairsResult{ps, err}
+	}()
 	out, err := s.latestByTime(ctx, recentStart, at.Add(time.Second).Truncate(time.Second), at, nil, nil)
+	all := <-known
 	if err != nil {
 		return nil, err
+	}
+	if all.err != nil {
+		return nil, all.err
 	}
 	seen := make(map[pair]bool, len(out))
 	for _, l := range out {
 		seen[pair{l.DeviceID, l.CheckID}] = true
 	}
-	silent, err := s.pairsSince(ctx, at, seen)
-	if err != nil {
-		return nil, err
-	}
+	silent := slices.DeleteFunc(all.pairs, func(p pair) bool { return seen[p] })
 	if len(silent) > 0 && windowStart.Before(recentStart) {
 		// The rest of the window, for the pairs silent in its recent
 		// part: of their devices only when those are few (a device
@@ -156,9 +168,9 @@ type observation struct {
 	t uint64 // Unix nanoseconds
 }
 
-// pairsSince returns the pairs first observed at or before at that are
-// not in seen, sorted by device then check.
-func (s *Store) pairsSince(ctx context.Context, at time.Time, seen map[pair]bool) ([]pair, error) {
+// pairsSince returns the pairs first observed at or before at, sorted by
+// device then check.
+func (s *Store) pairsSince(ctx context.Context, at time.Time) ([]pair, error) {
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id
 		FROM result_pairs
@@ -174,9 +186,7 @@ func (s *Store) pairsSince(ctx context.Context, at time.Time, seen map[pair]bool
 		if err := rows.Scan(&p.dev, &p.check); err != nil {
 			return nil, fmt.Errorf("store: latest results: pairs: %w", err)
 		}
-		if !seen[p] {
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: latest results: pairs: %w", err)
@@ -315,11 +325,19 @@ func (s *Store) lastBefore(ctx context.Context, day time.Time, pairs []pair) ([]
 		batch := pairs[:min(len(pairs), idBatch)]
 		pairs = pairs[len(batch):]
 		devices, keys := pairKeys(batch)
+		// The rollup is sorted by check first: naming the checks lets
+		// ClickHouse skip to them.
+		var checks []any
+		for _, p := range batch {
+			if !slices.Contains(checks, any(p.check)) {
+				checks = append(checks, p.check)
+			}
+		}
 		rows, err := s.conn.Query(ctx, `
 			SELECT device_id, check_id, maxMerge(last_t)
 			FROM results_daily
-			WHERE device_id IN ? AND (device_id, check_id) IN (?) AND day < toDate(?)
-			GROUP BY device_id, check_id`, devices, keys, day.Format(time.DateOnly))
+			WHERE check_id IN ? AND device_id IN ? AND (device_id, check_id) IN (?) AND day < toDate(?)
+			GROUP BY device_id, check_id`, clickhouse.GroupSet{Value: checks}, devices, keys, day.Format(time.DateOnly))
 		if err != nil {
 			return nil, fmt.Errorf("store: latest results: rollup: %w", err)
 		}

@@ -144,7 +144,8 @@ GROUP BY device_id, check_id;
 -- ... then in the rollup's last observation of the days before ...
 SELECT device_id, check_id, maxMerge(last_t)
 FROM results_daily
-WHERE device_id IN ('dev-a', 'dev-b') AND (device_id, check_id) IN (('dev-a', 'disk_encryption'), ('dev-b', 'firewall'))
+WHERE check_id IN ('disk_encryption', 'firewall') AND device_id IN ('dev-a', 'dev-b')
+  AND (device_id, check_id) IN (('dev-a', 'disk_encryption'), ('dev-b', 'firewall'))
   AND day < toDate('2025-03-15')
 GROUP BY device_id, check_id;
 
