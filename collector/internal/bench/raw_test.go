@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,6 +86,13 @@ type resultRow struct {
 // realistic envelopes, appended with clickhouse-go's PrepareBatch/Append/
 // Send in 50,000-row batches into the results table that store.Open
 // created (same engine, key and partitioning). One op is one row.
+//
+// It runs with one and with two inserters sending batches at once, and
+// benchtable takes the better: one inserter alone leaves the server idle
+// while it appends the next batch, so it understated what ClickHouse can
+// take (measured 251k rows/s alone against 397k with two, on a quiet
+// moment of the same run), and the Ingesters, which overlap their
+// inserts with other work, were judged against too low a ceiling.
 func BenchmarkRawClickHouseInsert(b *testing.B) {
 	ctx := b.Context()
 	st, err := store.Open(ctx, chtest.Database(b), quietLogger())
@@ -95,20 +103,49 @@ func BenchmarkRawClickHouseInsert(b *testing.B) {
 	dropFirst(b, st, "results")
 	rows := sampleRows(b, rawBatchRows)
 	recv := time.Now().UTC().Truncate(time.Second)
-	m := newMeter(chtest.Server(b).Pid())
-	b.ResetTimer()
-	m.start()
-	for done, batchNo := 0, 0; done < b.N; batchNo++ {
-		n := min(rawBatchRows, b.N-done)
-		if err := insertRows(ctx, st, rows[:n], time.Duration(batchNo)*4*time.Hour, recv); err != nil {
-			b.Fatal(err)
-		}
-		done += n
+	var batchNo atomic.Int64 // across sub-benchmarks, so no batch repeats another's keys
+	for _, k := range []int{1, 2} {
+		b.Run(fmt.Sprintf("inserters=%d", k), func(b *testing.B) {
+			// Each setting starts from an empty table, not from the parts
+			// the previous one left ClickHouse merging.
+			if err := st.Conn().Exec(ctx, "TRUNCATE TABLE results"); err != nil {
+				b.Fatal(err)
+			}
+			m := newMeter(chtest.Server(b).Pid())
+			b.ResetTimer()
+			m.start()
+			var wg sync.WaitGroup
+			errs := make(chan error, k)
+			var next atomic.Int64
+			for range k {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						// Claim the next batch's share of b.N.
+						done := int(next.Add(rawBatchRows)) - rawBatchRows
+						if done >= b.N {
+							return
+						}
+						n := min(rawBatchRows, b.N-done)
+						if err := insertRows(ctx, st, rows[:n], time.Duration(batchNo.Add(1))*4*time.Hour, recv); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			m.stop()
+			b.StopTimer()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			m.report(b)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	m.stop()
-	b.StopTimer()
-	m.report(b)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // insertRows sends one batch; shift moves the observations so successive
