@@ -1,8 +1,10 @@
 package posture
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,21 +66,30 @@ func Build(at time.Time, devices []store.Device, latest []store.Latest, cat *que
 		o.StaleAfter = 3
 	}
 	type key struct{ dev, check string }
-	byKey := make(map[key]store.Latest, len(latest))
-	for _, l := range latest {
-		byKey[key{l.DeviceID, l.CheckID}] = l
+	// Indexes, not copies: a fleet's latest results are 200,000 entries
+	// of seven strings, and copying them into the map was most of Build.
+	byKey := make(map[key]int, len(latest))
+	for i, l := range latest {
+		byKey[key{l.DeviceID, l.CheckID}] = i
 	}
+	forOS := map[string][]queries.Check{}
 	// Empty, not nil: a fleet with nothing to report encodes as [] in JSON,
 	// which clients can iterate, rather than null.
-	rep := Report{At: at.UTC(), Entries: []Entry{}, Summary: []Summary{}}
+	rep := Report{At: at.UTC(), Entries: make([]Entry, 0, len(latest)), Summary: []Summary{}}
 	sums := map[string]*Summary{}
 	for _, d := range devices {
 		if d.EnrolledAt.After(at) {
 			continue
 		}
-		for _, c := range cat.ForPlatform(d.OS) {
+		checks, ok := forOS[d.OS]
+		if !ok {
+			checks = cat.ForPlatform(d.OS)
+			forOS[d.OS] = checks
+		}
+		for _, c := range checks {
 			e := Entry{DeviceID: d.DeviceID, Hostname: d.Hostname, OS: d.OS, CheckID: c.ID, Title: c.Title, Status: StatusUnknown}
-			if l, ok := byKey[key{d.DeviceID, c.ID}]; ok {
+			if i, ok := byKey[key{d.DeviceID, c.ID}]; ok {
+				l := &latest[i]
 				obs := l.ObservedAt.UTC()
 				e.ObservedAt = &obs
 				window := time.Duration(o.StaleAfter) * c.Interval
@@ -106,12 +117,8 @@ func Build(at time.Time, devices []store.Device, latest []store.Latest, cat *que
 			s.add(e.Status)
 		}
 	}
-	sort.Slice(rep.Entries, func(i, j int) bool {
-		a, b := rep.Entries[i], rep.Entries[j]
-		if a.CheckID != b.CheckID {
-			return a.CheckID < b.CheckID
-		}
-		return a.DeviceID < b.DeviceID
+	slices.SortFunc(rep.Entries, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.CheckID, b.CheckID), strings.Compare(a.DeviceID, b.DeviceID))
 	})
 	for _, s := range sums {
 		rep.Summary = append(rep.Summary, *s)

@@ -80,6 +80,7 @@ func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, erro
 		seen[pair{l.DeviceID, l.CheckID}] = true
 	}
 	silent := slices.DeleteFunc(all.pairs, func(p pair) bool { return seen[p] })
+	slices.SortFunc(silent, func(a, b pair) int { return cmp.Or(cmp.Compare(a.dev, b.dev), cmp.Compare(a.check, b.check)) })
 	if len(silent) > 0 && windowStart.Before(recentStart) {
 		// The rest of the window, for the pairs silent in its recent
 		// part: of their devices only when those are few (a device
@@ -114,6 +115,7 @@ func (s *Store) LatestResults(ctx context.Context, at time.Time) ([]Latest, erro
 	if out, err = s.latestBefore(ctx, silent, windowStart, out); err != nil {
 		return nil, err
 	}
+	// Sorted in Go: an ORDER BY on the server cost twice as long.
 	slices.SortFunc(out, func(a, b Latest) int {
 		return cmp.Or(cmp.Compare(a.CheckID, b.CheckID), cmp.Compare(a.DeviceID, b.DeviceID))
 	})
@@ -168,8 +170,7 @@ type observation struct {
 	t uint64 // Unix nanoseconds
 }
 
-// pairsSince returns the pairs first observed at or before at, sorted by
-// device then check.
+// pairsSince returns the pairs first observed at or before at.
 func (s *Store) pairsSince(ctx context.Context, at time.Time) ([]pair, error) {
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id
@@ -191,7 +192,6 @@ func (s *Store) pairsSince(ctx context.Context, at time.Time) ([]pair, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: latest results: pairs: %w", err)
 	}
-	slices.SortFunc(out, func(a, b pair) int { return cmp.Or(cmp.Compare(a.dev, b.dev), cmp.Compare(a.check, b.check)) })
 	return out, nil
 }
 
