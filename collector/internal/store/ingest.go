@@ -96,17 +96,20 @@ func (s *Store) InsertEncoded(ctx context.Context, envs []EncodedEnvelope, recei
 		if err != nil {
 			return fmt.Errorf("store: insert results: %w", err)
 		}
+		// Whole columns at once: appending row by row boxed every value
+		// into an interface, a visible share of ingest's CPU.
+		c := resultColumns{}
+		c.grow(nres)
 		for _, ee := range envs {
 			e := ee.Envelope
 			for i := range e.Results {
-				r := &e.Results[i]
-				err = b.Append(e.DeviceID, r.CheckID, r.ObservedAt.UTC(), uint32(r.ObservedAt.Nanosecond()), string(r.Status),
-					uint32(max(r.CheckVersion, 0)), r.Pack, r.PackVersion, ee.Rows[i], r.Reason, r.Error,
-					uint32(min(max(r.DurationMS, 0), 1<<32-1)), r.Engine, e.AgentVersion, e.Seq, recv)
-				if err != nil {
-					b.Abort()
-					return fmt.Errorf("store: insert results: %w", err)
-				}
+				c.add(e, &e.Results[i], ee.Rows[i], recv)
+			}
+		}
+		for i, col := range c.list() {
+			if err := b.Column(i).Append(col); err != nil {
+				b.Abort()
+				return fmt.Errorf("store: insert results: column %d: %w", i, err)
 			}
 		}
 		if err := b.Send(); err != nil {
@@ -153,6 +156,53 @@ func (s *Store) InsertEncoded(ctx context.Context, envs []EncodedEnvelope, recei
 		}
 	}
 	return nil
+}
+
+// resultColumns are the results INSERT's columns, in its column order.
+type resultColumns struct {
+	device, check                          []string
+	observed                               []time.Time
+	ns                                     []uint32
+	status                                 []string
+	version                                []uint32
+	pack, packVersion, rows, reason, error []string
+	duration                               []uint32
+	engine, agent                          []string
+	seq                                    []uint64
+	received                               []time.Time
+}
+
+func (c *resultColumns) grow(n int) {
+	for _, s := range []*[]string{&c.device, &c.check, &c.status, &c.pack, &c.packVersion, &c.rows, &c.reason, &c.error, &c.engine, &c.agent} {
+		*s = make([]string, 0, n)
+	}
+	c.observed, c.received = make([]time.Time, 0, n), make([]time.Time, 0, n)
+	c.ns, c.version, c.duration = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
+	c.seq = make([]uint64, 0, n)
+}
+
+func (c *resultColumns) add(e *evidence.Envelope, r *evidence.Result, rows string, recv time.Time) {
+	c.device = append(c.device, e.DeviceID)
+	c.check = append(c.check, r.CheckID)
+	c.observed = append(c.observed, r.ObservedAt.UTC())
+	c.ns = append(c.ns, uint32(r.ObservedAt.Nanosecond()))
+	c.status = append(c.status, string(r.Status))
+	c.version = append(c.version, uint32(max(r.CheckVersion, 0)))
+	c.pack = append(c.pack, r.Pack)
+	c.packVersion = append(c.packVersion, r.PackVersion)
+	c.rows = append(c.rows, rows)
+	c.reason = append(c.reason, r.Reason)
+	c.error = append(c.error, r.Error)
+	c.duration = append(c.duration, uint32(min(max(r.DurationMS, 0), 1<<32-1)))
+	c.engine = append(c.engine, r.Engine)
+	c.agent = append(c.agent, e.AgentVersion)
+	c.seq = append(c.seq, e.Seq)
+	c.received = append(c.received, recv)
+}
+
+func (c *resultColumns) list() []any {
+	return []any{c.device, c.check, c.observed, c.ns, c.status, c.version, c.pack, c.packVersion, c.rows,
+		c.reason, c.error, c.duration, c.engine, c.agent, c.seq, c.received}
 }
 
 // InsertDeadLetters records refused messages.
