@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/fleetproof/fleetproof/collector/internal/extract"
 )
 
@@ -89,5 +91,39 @@ func TestDefaultBundleListsTheSamplesResultsAndCountsEveryDay(t *testing.T) {
 	readme, _ := os.ReadFile(filepath.Join(dir, extract.ReadmeFile))
 	if !bytes.Contains(readme, []byte("of the sampled devices (sample.csv)")) {
 		t.Error("the README does not say evidence.csv lists the sampled devices' results")
+	}
+}
+
+// evidence_daily goes in the workbook when the population's device-days
+// fit one worksheet, and is the CSV file alone (the README says so) when
+// they could not: decided before a row is read, so the same inputs always
+// give the same workbook.
+func TestDailyCountsLeaveTheWorkbookWhenTheyCouldOutgrowASheet(t *testing.T) {
+	st := fleet(t)
+	sheets := func(dir string) []string {
+		f, err := excelize.OpenFile(filepath.Join(dir, extract.WorkbookFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return f.GetSheetList()
+	}
+	dir, _ := write(t, st, options(t))
+	if !slices.Contains(sheets(dir), "evidence_daily") {
+		t.Errorf("a small fleet's daily counts are not in the workbook: sheets %q", sheets(dir))
+	}
+	// The fixture's population is 13 devices over 181 days: a few
+	// thousand device-days.
+	defer extract.SetMaxSheetRows(extract.SetMaxSheetRows(1000))
+	dir, m := write(t, st, options(t))
+	if got := sheets(dir); slices.Contains(got, "evidence_daily") || !slices.Contains(got, "compliance") {
+		t.Errorf("sheets %q: want every table but evidence_daily", got)
+	}
+	readme, _ := os.ReadFile(filepath.Join(dir, extract.ReadmeFile))
+	if !bytes.Contains(readme, []byte("evidence_daily.csv (")) || !bytes.Contains(readme, []byte("is not in evidence.xlsx")) {
+		t.Error("the README does not say evidence_daily.csv was left out of the workbook")
+	}
+	if res, err := extract.Verify(dir, m.SigningKey.Fingerprint); err != nil || !res.OK() {
+		t.Errorf("the bundle does not verify: %v %v", err, res)
 	}
 }

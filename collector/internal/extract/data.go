@@ -27,8 +27,8 @@ type tally struct {
 // writeDaily writes evidence_daily.csv, every (device, check, day) of the
 // extract's checks with results in the period, population-wide, and
 // tallies the period per device and check on the way.
-func (w *writer) writeDaily(ctx context.Context) error {
-	t, err := w.newTable(DailyFile, dailyHeader)
+func (w *writer) writeDaily(ctx context.Context, p *population) error {
+	t, err := w.newTableIn(DailyFile, dailyHeader, w.dailyInWorkbook(p))
 	if err != nil {
 		return err
 	}
@@ -59,6 +59,28 @@ func (w *writer) writeDaily(ctx context.Context) error {
 	}
 	w.files[DailyFile] = t.rows
 	return t.close()
+}
+
+// dailyInWorkbook says whether evidence_daily goes in the workbook too:
+// when it cannot outgrow one worksheet, judged from the population, its
+// applicable checks and the period's days before a row is read, so the
+// same inputs always decide the same way. A larger table is the CSV file
+// alone: 10,000 devices' quarter of one control is 1.8M rows, more than
+// Excel shows on a sheet, and writing them as worksheets took longer than
+// the rest of the extract together.
+func (w *writer) dailyInWorkbook(p *population) bool {
+	days := int(w.end.Sub(w.start) / (24 * time.Hour))
+	ids := w.checkIDs()
+	bound := 0
+	for _, m := range p.members {
+		for _, c := range m.Checks {
+			if slices.Contains(ids, c) {
+				bound += days
+			}
+		}
+	}
+	w.dailyInBook = bound < maxSheetRows
+	return w.dailyInBook
 }
 
 // writeEvidence streams into evidence.csv every result in the period of

@@ -67,6 +67,8 @@ type writer struct {
 	files      map[string]int // data rows per CSV
 	tallies    map[DeviceCheck]*tally
 	tables     []*table
+	// dailyInBook is whether evidence_daily is also a worksheet.
+	dailyInBook bool
 }
 
 func (w *writer) seen(t time.Time) {
@@ -189,7 +191,7 @@ func (w *writer) run(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	sample := Sample(pop.frame, w.opts.SampleSize, w.opts.Seed)
-	if err := w.writeDaily(ctx); err != nil {
+	if err := w.writeDaily(ctx, pop); err != nil {
 		return nil, err
 	}
 	if err := w.writeEvidence(ctx, sample); err != nil {
@@ -228,7 +230,11 @@ func (w *writer) run(ctx context.Context) (*Manifest, error) {
 	if err := w.book.save(filepath.Join(w.dir, WorkbookFile), generated); err != nil {
 		return nil, err
 	}
-	w.progress.done(WorkbookFile, w.files[PopulationFile]+w.files[DailyFile]+w.files[EvidenceFile]+w.files[ComplianceFile]+
+	inBook := w.files[DailyFile]
+	if !w.dailyInBook {
+		inBook = 0
+	}
+	w.progress.done(WorkbookFile, w.files[PopulationFile]+inBook+w.files[EvidenceFile]+w.files[ComplianceFile]+
 		w.files[ExceptionsFile]+w.files[GapsFile]+w.files[SampleFile])
 
 	pub := w.opts.Key.Public().(ed25519.PublicKey)

@@ -21,7 +21,7 @@ var fileDescriptions = map[string]string{
 	ExceptionsFile: "Exceptions to these checks in force at some time in the period: who approved them, why, until when, and revocations.",
 	GapsFile:       "Spool gaps overlapping the period: stretches where an agent had to drop results, with how many it dropped. Gaps are evidence too: they are shown, not hidden.",
 	SampleFile:     "Devices drawn reproducibly from the population for testing (algorithm and seed below).",
-	WorkbookFile:   "The same data as the CSV files, one sheet per file, every cell text.",
+	WorkbookFile:   "The same data as the CSV files, one sheet per file (continued on further sheets past Excel's row limit; evidence_daily.csv is left out when it could outgrow a sheet, see Evidence below), every cell text.",
 	ReadmeFile:     "This file.",
 	ManifestFile:   "Format version, period, controls, checks, seed, sample size, and the name, size and SHA-256 of every other file; signed.",
 	SignatureFile:  "Base64 ed25519 signature over the exact bytes of manifest.json.",
@@ -160,10 +160,16 @@ func (w *writer) readmeScope(b *strings.Builder, m *Manifest, p *population, exc
 	if w.opts.AllResults {
 		scope = "of every device (the extract was made with --all-results)"
 	}
+	daily := ""
+	if !w.dailyInBook {
+		daily = fmt.Sprintf("evidence_daily.csv (%d rows) is not in evidence.xlsx: the population's device-days of these checks "+
+			"could exceed the 1,048,576 rows of an Excel worksheet, so open it with a tool that reads CSV of that size "+
+			"(Excel itself shows only the first million rows of it). ", w.files[DailyFile])
+	}
 	pf("**Evidence.** evidence_daily.csv counts, for every device, check and day of the period, the results stored with an "+
 		"observation time in it, per status: nothing is filtered out by status or device. evidence.csv lists every such "+
 		"result, with the detail that explains it, "+scope+". A result delivered twice (agents resend until acknowledged) "+
-		"is stored, counted and listed once. compliance.csv lists every population device with every check that applies to its platform, "+
+		"is stored, counted and listed once. "+daily+"compliance.csv lists every population device with every check that applies to its platform, "+
 		"including pairs with no results at all, so silence is visible; gaps.csv lists the %d spool gaps agents reported "+
 		"in the period; exceptions.csv lists %d exception(s). Results an agent never sent and never reported as dropped "+
 		"show as pairs with few or no results in compliance.csv.\n\n", w.files[GapsFile], len(exc.records))

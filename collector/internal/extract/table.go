@@ -30,6 +30,12 @@ type table struct {
 }
 
 func (w *writer) newTable(name string, header []string) (*table, error) {
+	return w.newTableIn(name, header, true)
+}
+
+// newTableIn is newTable for a table that may be left out of the
+// workbook (inBook false): it is then the CSV file alone.
+func (w *writer) newTableIn(name string, header []string, inBook bool) (*table, error) {
 	path := filepath.Join(w.dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -45,9 +51,11 @@ func (w *writer) newTable(name string, header []string) (*table, error) {
 		f.Close()
 		return nil, fmt.Errorf("extract: %s: %w", name, err)
 	}
-	if t.sheet, err = w.book.newSheet(strings.TrimSuffix(name, ".csv"), header); err != nil {
-		f.Close()
-		return nil, err
+	if inBook {
+		if t.sheet, err = w.book.newSheet(strings.TrimSuffix(name, ".csv"), header); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if err := t.csv.Write(header); err != nil {
 		f.Close()
@@ -66,8 +74,10 @@ func (t *table) add(values ...string) error {
 	if err := t.csv.Write(rec); err != nil {
 		return fmt.Errorf("extract: %s: %w", t.name, err)
 	}
-	if err := t.sheet.add(values); err != nil {
-		return err
+	if t.sheet != nil {
+		if err := t.sheet.add(values); err != nil {
+			return err
+		}
 	}
 	t.rows++
 	t.progress.row(t.name, t.rows)
@@ -91,8 +101,10 @@ func (t *table) close() error {
 	if err != nil {
 		return fmt.Errorf("extract: %s: %w", t.name, err)
 	}
-	if err := t.sheet.close(); err != nil {
-		return err
+	if t.sheet != nil {
+		if err := t.sheet.close(); err != nil {
+			return err
+		}
 	}
 	t.progress.done(t.name, t.rows)
 	return nil

@@ -208,15 +208,26 @@ func (s *Store) readChunk(ctx context.Context, checks, devices []string, from, t
 		upper = "AND device_id < ?"
 		args = append(args, hi[0])
 	}
-	all, devices := everyDevice(devices)
-	args = append(args, from.UTC().Unix(), to.UTC().Unix(), checks, all, devices)
+	// IN, not has(): ClickHouse prunes granules by the primary key only
+	// for IN, and a sample of 25 devices read with has() took as long as
+	// every device's rows (65 s for a quarter of 10,000 devices).
+	only := ""
+	args = append(args, from.UTC().Unix(), to.UTC().Unix(), checks)
+	if devices != nil {
+		only = "AND device_id IN ?"
+		ids := make([]any, len(devices))
+		for i, d := range devices {
+			ids[i] = d
+		}
+		args = append(args, clickhouse.GroupSet{Value: ids})
+	}
 	rows, err := s.conn.Query(ctx, `
 		SELECT device_id, check_id, observed_at, observed_ns, toString(status) AS st, check_version,
 		       pack, pack_version, rows, reason, error, duration_ms, engine, agent_version, received_at
 		FROM results FINAL
 		PREWHERE device_id >= ? `+upper+`
 		  AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?) AND has(?, check_id)
-		  AND (? = 1 OR has(?, device_id))
+		  `+only+`
 		ORDER BY device_id, check_id, observed_at, observed_ns`, args...)
 	if err != nil {
 		if ctx.Err() != nil {
