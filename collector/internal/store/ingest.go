@@ -97,20 +97,39 @@ func (s *Store) InsertEncoded(ctx context.Context, envs []EncodedEnvelope, recei
 			return fmt.Errorf("store: insert results: %w", err)
 		}
 		// Whole columns at once: appending row by row boxed every value
-		// into an interface, a visible share of ingest's CPU.
-		c := resultColumns{}
-		c.grow(nres)
+		// into an interface, a visible share of ingest's CPU. Sent in
+		// blocks of insertBlockRows within the one INSERT, so the driver's
+		// column buffers are reused instead of regrown for every large
+		// batch; the server squashes the blocks back into one part.
+		var c resultColumns
+		c.grow(min(nres, insertBlockRows))
+		flush := func(last bool) error {
+			for i, col := range c.list() {
+				if err := b.Column(i).Append(col); err != nil {
+					return fmt.Errorf("column %d: %w", i, err)
+				}
+			}
+			c.reset()
+			if last {
+				return nil
+			}
+			return b.Flush()
+		}
 		for _, ee := range envs {
 			e := ee.Envelope
 			for i := range e.Results {
+				if c.len() == insertBlockRows {
+					if err := flush(false); err != nil {
+						b.Abort()
+						return fmt.Errorf("store: insert results: %w", err)
+					}
+				}
 				c.add(e, &e.Results[i], ee.Rows[i], recv)
 			}
 		}
-		for i, col := range c.list() {
-			if err := b.Column(i).Append(col); err != nil {
-				b.Abort()
-				return fmt.Errorf("store: insert results: column %d: %w", i, err)
-			}
+		if err := flush(true); err != nil {
+			b.Abort()
+			return fmt.Errorf("store: insert results: %w", err)
 		}
 		if err := b.Send(); err != nil {
 			return fmt.Errorf("store: insert results: %w", err)
@@ -158,6 +177,11 @@ func (s *Store) InsertEncoded(ctx context.Context, envs []EncodedEnvelope, recei
 	return nil
 }
 
+// insertBlockRows is how many results rows go to ClickHouse per block of
+// an INSERT: large enough that per-block costs vanish, small enough that
+// the driver's buffers stay warm in memory between blocks.
+const insertBlockRows = 8192
+
 // resultColumns are the results INSERT's columns, in its column order.
 type resultColumns struct {
 	device, check                          []string
@@ -179,6 +203,19 @@ func (c *resultColumns) grow(n int) {
 	c.observed, c.received = make([]time.Time, 0, n), make([]time.Time, 0, n)
 	c.ns, c.version, c.duration = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
 	c.seq = make([]uint64, 0, n)
+}
+
+func (c *resultColumns) len() int { return len(c.device) }
+
+// reset empties the columns, keeping their memory for the next block.
+func (c *resultColumns) reset() {
+	for _, s := range []*[]string{&c.device, &c.check, &c.status, &c.pack, &c.packVersion, &c.rows, &c.reason, &c.error, &c.engine, &c.agent} {
+		clear(*s) // drop references to the strings sent
+		*s = (*s)[:0]
+	}
+	c.observed, c.received = c.observed[:0], c.received[:0]
+	c.ns, c.version, c.duration = c.ns[:0], c.version[:0], c.duration[:0]
+	c.seq = c.seq[:0]
 }
 
 func (c *resultColumns) add(e *evidence.Envelope, r *evidence.Result, rows string, recv time.Time) {
