@@ -14,9 +14,11 @@
 //     for one check and for one control (exceptions, then
 //     compliance.Compute). Target < 2 s.
 //   - BenchmarkExtract: `fleetproof-collector extract` of one control over
-//     the 90 days into a temp dir, with the rows and bytes written and the
-//     time per file; BenchmarkEvidenceScan is its one big query alone.
-//     Target < 30 s.
+//     the 90 days into a temp dir (the default bundle: every device-day
+//     counted, the sample's results in full), with the rows and bytes
+//     written and the time per file; BenchmarkEvidenceScan is the read an
+//     -all-results extract adds, every result of the control. Target
+//     < 30 s.
 //   - BenchmarkDataset reports the data set: rows, seeding time, size.
 //
 // TestLatestResultsMatchFullScanOnLargeFleet proves on this data that
@@ -33,31 +35,30 @@
 // on it without seeding. The period is fixed (Start, 2025-01-01), so the
 // data and the instants asked about never depend on the wall clock.
 //
-// The extract benchmark writes a real bundle, and a quarter of CC6.1 on
-// this fleet is 43M evidence rows and ~60 GB of scratch disk (the
-// worksheet XML excelize streams to temp files is ~1 GB per million
-// rows). It extracts as many days as fit in a quarter of the free space
-// (REPORTBENCH_EXTRACT_DAYS overrides) and the table projects the period
-// from the rows, every phase being a stream.
+// The extract benchmark writes a real bundle. It extracts as many days as
+// fit in a quarter of the free space (REPORTBENCH_EXTRACT_DAYS
+// overrides; the default bundle of a quarter needs ~2 GB of scratch) and
+// the table projects the period from the days, every phase being a
+// stream.
 //
 // # What the figures say (2 cores, 18.16)
 //
-// Posture as of an instant: about 4 s (the full scan it replaced took 16 s
-// at the quarter's end). The floor is the raw read of the instant's
-// window, 2.9 s whatever its length: results are sorted by device and
-// check first, so every granule of the month holds some pair's latest
-// rows and their evidence columns must be decompressed. Measured on a
-// copy of the window's days sorted by day first, that read is 0.55 s;
-// with the rollup read (0.7 s) it would still be over 1 s, so reaching
-// the target takes a time-ordered table of recent results and a cheaper
-// per-pair "last seen" than 18M rollup rows: a schema change.
+// Posture as of an instant: about 1.0-1.1 s (4.35 s before migration
+// 0008, and 16 s for the full scan before that). LatestResults is ~0.9 s
+// of it: the last two hours of results_by_time for every pair (0.4 s on
+// the server, 0.2 s decoding 200,000 rows in Go), the pair catalog read
+// meanwhile (0.1 s), the rest of the 25-hour window for the ~120 pairs of
+// 6 silent devices (0.15 s) and lookups for the 80 silent longer (0.1 s).
+// Tried and dropped: ORDER BY on the server (slower than sorting in Go),
+// one argMax of a tuple (slower), grouping by a hash (no gain), a
+// "latest per pair" table (another full copy of every row on ingest).
 //
-// Extract: the evidence read takes 65 s for 43M rows (store.EachResult),
-// but writing is the cost: in a CPU profile evidence.xlsx takes ~73% of
-// the extract's CPU (worksheet XML 40%, deflating it into the workbook
-// 33%), evidence.csv ~5%, reading rows ~5%. No extract of 43M rows fits
-// 30 s on 2 cores; the target holds up to about 1.5M rows (3 days of
-// CC6.1 on this fleet).
+// Extract: the default bundle of one control over the quarter takes
+// ~14 s: evidence_daily.csv, 1.8M device-days from the rollup (9 s, the
+// read ~6 s of it), the sample's 108,000 results (1.6 s), compliance
+// (2.3 s). With every result (-all-results, 43M rows) it is minutes: the
+// read alone takes 65 s, and the workbook ~1 GB of worksheet XML per
+// million rows.
 //
 // `make bench-report` runs everything and pipes the output to
 // cmd/reporttable, which prints the data set, each figure against its
