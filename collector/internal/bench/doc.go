@@ -11,9 +11,10 @@
 //   - BenchmarkRawJetStreamPublish: async publish to an embedded NATS
 //     server (natsd, file storage, the ingest stream's configuration) of
 //     messages as large as a realistic signed envelope of 20 results.
-//   - BenchmarkRawClickHouseInsert: 50,000-row batches straight into the
-//     results table store.Open created, through clickhouse-go, from one
-//     and from two concurrent inserters; the better is the ceiling.
+//   - BenchmarkRawClickHouseInsert: 50,000-row batches of results,
+//     decoded before timing, stored by store.InsertEncoded (ingest's own
+//     insert) into the results table store.Open created, from one and
+//     from two concurrent inserters; the better is the ceiling.
 //   - BenchmarkEndToEnd: envelopes signed by 1,000 enrolled devices,
 //     published to JetStream and ingested by the real ingest.Ingester
 //     (decode, verify, batch insert, ack). "ingest/..." sub-benchmarks

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -67,29 +65,18 @@ func BenchmarkRawJetStreamPublish(b *testing.B) {
 // that per-insert costs (a part per insert on the server) vanish.
 const rawBatchRows = 50_000
 
-// insertResults is the store's own INSERT for results (explicit columns,
-// as 18.16 needs), so the ceiling writes exactly what ingest writes.
-const insertResults = `INSERT INTO results (device_id, check_id, observed_at, observed_ns, status,
-	check_version, pack, pack_version, rows, reason, error, duration_ms, engine, agent_version,
-	envelope_seq, received_at)`
-
-// resultRow is one results row, prepared before timing so the benchmark
-// measures the driver and the server, not building values.
-type resultRow struct {
-	device, check, status, pack, packVersion, rows, reason, engine, agent string
-	observed                                                              time.Time
-	ns, checkVersion, durationMS                                          uint32
-	seq                                                                   uint64
-}
-
-// BenchmarkRawClickHouseInsert is the ClickHouse ceiling: rows of the
-// realistic envelopes, appended with clickhouse-go's PrepareBatch/Append/
-// Send in 50,000-row batches into the results table that store.Open
-// created (same engine, key and partitioning). One op is one row.
+// BenchmarkRawClickHouseInsert is the ClickHouse ceiling: results of the
+// realistic envelopes, decoded and encoded before timing, stored by
+// store.InsertEncoded (the very code ingest stores with, clickhouse-go's
+// PrepareBatch/Append/Send) in 50,000-row batches into the results table
+// that store.Open created (same engine, key, partitioning and views). One
+// op is one row. What separates end to end from it is then JetStream,
+// verification, decoding and how ingest overlaps them, not a different
+// way of talking to ClickHouse.
 //
 // It runs with one and with two inserters sending batches at once, and
 // benchtable takes the better: one inserter alone leaves the server idle
-// while it appends the next batch, so it understated what ClickHouse can
+// while it prepares the next batch, so it understated what ClickHouse can
 // take (measured 251k rows/s alone against 397k with two, on a quiet
 // moment of the same run), and the Ingesters, which overlap their
 // inserts with other work, were judged against too low a ceiling.
@@ -101,7 +88,6 @@ func BenchmarkRawClickHouseInsert(b *testing.B) {
 	}
 	b.Cleanup(func() { st.Close() })
 	dropFirst(b, st, "results")
-	rows := sampleRows(b, rawBatchRows)
 	recv := time.Now().UTC().Truncate(time.Second)
 	var batchNo atomic.Int64 // across sub-benchmarks, so no batch repeats another's keys
 	for _, k := range []int{1, 2} {
@@ -111,13 +97,17 @@ func BenchmarkRawClickHouseInsert(b *testing.B) {
 			if err := st.Conn().Exec(ctx, "TRUNCATE TABLE results"); err != nil {
 				b.Fatal(err)
 			}
+			batches := make([]*sampleBatch, k)
+			for i := range batches {
+				batches[i] = newSampleBatch(b, rawBatchRows)
+			}
 			m := newMeter(chtest.Server(b).Pid())
 			b.ResetTimer()
 			m.start()
 			var wg sync.WaitGroup
 			errs := make(chan error, k)
 			var next atomic.Int64
-			for range k {
+			for _, sb := range batches {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -127,8 +117,8 @@ func BenchmarkRawClickHouseInsert(b *testing.B) {
 						if done >= b.N {
 							return
 						}
-						n := min(rawBatchRows, b.N-done)
-						if err := insertRows(ctx, st, rows[:n], time.Duration(batchNo.Add(1))*4*time.Hour, recv); err != nil {
+						envs := sb.take(min(rawBatchRows, b.N-done), time.Duration(batchNo.Add(1))*4*time.Hour)
+						if err := st.InsertEncoded(ctx, envs, recv); err != nil {
 							errs <- err
 							return
 						}
@@ -148,42 +138,57 @@ func BenchmarkRawClickHouseInsert(b *testing.B) {
 	}
 }
 
-// insertRows sends one batch; shift moves the observations so successive
-// batches are new rows, not duplicates of one natural key.
-func insertRows(ctx context.Context, st *store.Store, rows []resultRow, shift time.Duration, recv time.Time) error {
-	batch, err := st.Conn().PrepareBatch(ctx, insertResults)
-	if err != nil {
-		return err
-	}
-	for i := range rows {
-		r := &rows[i]
-		if err := batch.Append(r.device, r.check, r.observed.Add(shift), r.ns, r.status, r.checkVersion, r.pack,
-			r.packVersion, r.rows, r.reason, "", r.durationMS, r.engine, r.agent, r.seq, recv); err != nil {
-			batch.Abort()
-			return err
-		}
-	}
-	return batch.Send()
+// sampleBatch is one inserter's batch of the fleet's envelopes, without
+// heartbeats (the ceiling is for results), rows encoded as ingest hands
+// them to the store.
+type sampleBatch struct {
+	envs     []store.EncodedEnvelope
+	observed [][]time.Time // each result's original observation time
 }
 
-// sampleRows flattens the fleet's envelopes into n results rows the way
-// store.InsertEnvelopes does (rows re-encoded as JSON, times in UTC).
-func sampleRows(tb testing.TB, n int) []resultRow {
+func newSampleBatch(tb testing.TB, rows int) *sampleBatch {
 	tb.Helper()
 	f := newFleet(tb, fleetSize)
-	out := make([]resultRow, 0, n)
-	for len(out) < n {
+	sb := &sampleBatch{}
+	for n := 0; n < rows; {
 		e, _ := f.envelope()
-		for _, r := range e.Results {
-			js, err := json.Marshal(r.Rows)
+		e.Heartbeat = nil
+		e.Results = e.Results[:min(len(e.Results), rows-n)]
+		ee := store.EncodedEnvelope{Envelope: &e, Rows: make([]string, len(e.Results))}
+		obs := make([]time.Time, len(e.Results))
+		for i := range e.Results {
+			r, err := store.EncodeRows(e.Results[i].Rows)
 			if err != nil {
 				tb.Fatal(err)
 			}
-			out = append(out, resultRow{device: e.DeviceID, check: r.CheckID, status: string(r.Status), pack: r.Pack,
-				packVersion: r.PackVersion, rows: string(js), reason: r.Reason, engine: r.Engine, agent: e.AgentVersion,
-				observed: r.ObservedAt.UTC(), ns: uint32(r.ObservedAt.Nanosecond()), checkVersion: uint32(r.CheckVersion),
-				durationMS: uint32(r.DurationMS), seq: e.Seq})
+			ee.Rows[i], obs[i], e.Results[i].Rows = r, e.Results[i].ObservedAt, nil
 		}
+		sb.envs, sb.observed = append(sb.envs, ee), append(sb.observed, obs)
+		n += len(e.Results)
 	}
-	return out[:n]
+	return sb
+}
+
+// take returns envelopes holding the first n results, observed shift
+// later than the originals, so successive batches are new rows rather
+// than duplicates of one natural key.
+func (sb *sampleBatch) take(n int, shift time.Duration) []store.EncodedEnvelope {
+	var out []store.EncodedEnvelope
+	for i, ee := range sb.envs {
+		if n <= 0 {
+			break
+		}
+		for j := range ee.Envelope.Results {
+			ee.Envelope.Results[j].ObservedAt = sb.observed[i][j].Add(shift)
+		}
+		if len(ee.Envelope.Results) > n {
+			// Only the last envelope of a short final batch: cut a copy.
+			e := *ee.Envelope
+			e.Results = e.Results[:n]
+			ee = store.EncodedEnvelope{Envelope: &e, Rows: ee.Rows[:n]}
+		}
+		out = append(out, ee)
+		n -= len(ee.Envelope.Results)
+	}
+	return out
 }
