@@ -91,6 +91,8 @@ func TestExtractDownloadIsAVerifiableZipWithinTheGrant(t *testing.T) {
 		{"a bad date", api.RoleAnalyst, "controls=CC6.1&from=2026-1-1&to=2026-06-30", 400},
 		{"a control without checks", api.RoleAnalyst, "controls=CC9.9&from=2026-01-01&to=2026-06-30", 400},
 		{"a bad seed", api.RoleAnalyst, granted + "&seed=x", 400},
+		{"every result", api.RoleAnalyst, granted + "&all_results=true", 200},
+		{"a bad all_results", api.RoleAnalyst, granted + "&all_results=maybe", 400},
 	} {
 		if resp, body := get(c.role, c.query); resp.StatusCode != c.want {
 			t.Errorf("%s: %d %s, want %d", c.name, resp.StatusCode, body, c.want)
@@ -121,5 +123,24 @@ func TestExtractDownloadIsAVerifiableZipWithinTheGrant(t *testing.T) {
 	}
 	if _, again := get(api.RoleAuditor, granted); !bytes.Equal(body, again) {
 		t.Error("two downloads of the same extract differ")
+	}
+	// sample=0 draws no device, so evidence.csv is its header alone unless
+	// every result is asked for.
+	for q, want := range map[string]int{"": 1, "&all_results=true": 2} {
+		_, body := get(api.RoleAnalyst, "controls=CC6.1&from=2026-01-01&to=2026-06-30&sample=0"+q)
+		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range zr.File {
+			if filepath.Base(f.Name) == extract.EvidenceFile {
+				rc, _ := f.Open()
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				if n := strings.Count(string(b), "\r\n"); n != want {
+					t.Errorf("all_results=%q: evidence.csv has %d lines, want %d", q, n, want)
+				}
+			}
+		}
 	}
 }
