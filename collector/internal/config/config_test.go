@@ -46,7 +46,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	d := config.Default()
 	if c.DataDir != d.DataDir || c.HTTPListen != d.HTTPListen || c.NATSListen != d.NATSListen || c.LogLevel != "info" ||
-		c.StreamMaxAge != 7*24*time.Hour || c.IngestBatch != 500 || c.ClickHouseDSN != "" || len(c.EnrollSecrets) != 0 {
+		c.StreamMaxAge != 7*24*time.Hour || c.IngestBatch != 2500 || c.ClickHouseDSN != "" || len(c.EnrollSecrets) != 0 {
 		t.Errorf("Load with nothing set = %+v", c)
 	}
 	for _, f := range config.Fields {
