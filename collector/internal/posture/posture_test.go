@@ -1,7 +1,10 @@
 package posture_test
 
 import (
+	"cmp"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -274,6 +277,36 @@ func TestBuildSummaryCountsPerStatus(t *testing.T) {
 	for _, s := range rep.Summary {
 		if s.Pass+s.Fail+s.Error+s.NotApplicable+s.Unknown != s.Devices {
 			t.Errorf("%s: statuses do not add up to %d devices", s.CheckID, s.Devices)
+		}
+	}
+}
+
+// Build walks latest in check-then-device order; the report must not
+// depend on the order either input comes in.
+func TestBuildIgnoresInputOrder(t *testing.T) {
+	t.Parallel()
+	old := at.Add(-24 * time.Hour)
+	devices := []store.Device{device("w2", "windows", old), device("lin", "linux", old), device("w1", "windows", old), device("m", "darwin", old)}
+	ls := []store.Latest{
+		latest("w1", "screen_lock", "fail", at), latest("w2", "disk_encryption", "pass", at),
+		latest("lin", "disk_encryption", "fail", at), latest("w1", "disk_encryption", "error", at),
+		latest("gone", "disk_encryption", "pass", at), // a device no longer listed
+		latest("m", "macos_sip", "pass", at), latest("m", "disk_encryption", "pass", at.Add(-4*time.Hour)),
+	}
+	cat := testCatalog(t)
+	want := posture.Build(at, devices, ls, cat, posture.Options{})
+	if len(want.Entries) == 0 || !slices.IsSortedFunc(want.Entries, func(a, b posture.Entry) int {
+		return cmp.Or(strings.Compare(a.CheckID, b.CheckID), strings.Compare(a.DeviceID, b.DeviceID))
+	}) {
+		t.Fatalf("entries not in check, device order: %+v", want.Entries)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		d, l := slices.Clone(devices), slices.Clone(ls)
+		rng.Shuffle(len(d), func(i, j int) { d[i], d[j] = d[j], d[i] })
+		rng.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
+		if got := posture.Build(at, d, l, cat, posture.Options{}); !reflect.DeepEqual(got, want) {
+			t.Fatalf("devices %v, latest %v:\n got %+v\nwant %+v", d, l, got, want)
 		}
 	}
 }
