@@ -43,15 +43,17 @@
 //
 // # What the figures say (2 cores, 18.16)
 //
-// Posture as of an instant: about 1.0-1.1 s (4.35 s before migration
-// 0008, and 16 s for the full scan before that). LatestResults is ~0.9 s
-// of it: the last two hours of results_by_time for every pair (0.4 s on
-// the server, 0.2 s decoding 200,000 rows in Go), the pair catalog read
+// Posture as of an instant: 0.94-0.97 s (4.35 s before migration 0008,
+// and 16 s for the full scan before that). LatestResults is ~0.87 s of
+// it: the last two hours of results_by_time for every pair (0.4 s on the
+// server, 0.2 s decoding 200,000 rows in Go), the pair catalog read
 // meanwhile (0.1 s), the rest of the 25-hour window for the ~120 pairs of
-// 6 silent devices (0.15 s) and lookups for the 80 silent longer (0.1 s).
-// Tried and dropped: ORDER BY on the server (slower than sorting in Go),
-// one argMax of a tuple (slower), grouping by a hash (no gain), a
-// "latest per pair" table (another full copy of every row on ingest).
+// 6 silent devices (0.15 s) and lookups for the 80 silent longer (0.1 s);
+// posture.Build ~40 ms, store.Devices ~30 ms. It is under the target by
+// little: on a busy machine it is over. Tried and dropped: ORDER BY on
+// the server (slower than sorting in Go), one argMax of a tuple (slower),
+// LIMIT 1 BY (no gain), grouping by a hash (no gain), a "latest per
+// pair" table (another full copy of every row on ingest).
 //
 // Extract: the default bundle of one control over the quarter takes
 // ~14 s: evidence_daily.csv, 1.8M device-days from the rollup (9 s, the
