@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +74,9 @@ type Ingester struct {
 	o    Options
 	log  *slog.Logger
 	keys sync.Map // device id → ed25519.PublicKey
+	// batchKeys holds keys decoded for sigbatch, by their bytes: the
+	// decoding is a field square root, too dear to repeat per envelope.
+	batchKeys sync.Map // string(public key) → *sigbatch.Key
 
 	envelopes, results, dead, batches, retries atomic.Uint64
 	notify                                     chan struct{}
@@ -321,38 +323,6 @@ type insertError struct{ err error }
 func (e *insertError) Error() string { return e.err.Error() }
 func (e *insertError) Unwrap() error { return e.err }
 
-type verdict struct {
-	env    store.EncodedEnvelope
-	reason string
-	err    error
-}
-
-// verifyAll decodes and checks signatures on all cores: JSON decoding and
-// ed25519 verification are most of ingest's CPU, and messages are
-// independent. Order is kept so acks and dead letters line up.
-func (in *Ingester) verifyAll(ctx context.Context, msgs []jetstream.Msg, now time.Time) []verdict {
-	out := make([]verdict, len(msgs))
-	workers := min(runtime.GOMAXPROCS(0), len(msgs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers)
-	for range workers {
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(msgs) {
-					return
-				}
-				env, reason, err := in.verify(ctx, msgs[i], now)
-				out[i] = verdict{env, reason, err}
-			}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 // KeyStore is optionally implemented by the Store to look up many
 // devices' keys in one query; without it keys are looked up one by one.
 type KeyStore interface {
@@ -455,52 +425,6 @@ func (in *Ingester) isolate(ctx context.Context, msgs []jetstream.Msg) error {
 
 // verify returns the envelope, or a dead-letter reason, or an error when
 // the decision cannot be made now (storage unreachable).
-func (in *Ingester) verify(ctx context.Context, m jetstream.Msg, now time.Time) (store.EncodedEnvelope, string, error) {
-	var none store.EncodedEnvelope
-	data := m.Data()
-	if len(data) > in.o.MaxMessageBytes {
-		return none, fmt.Sprintf("%s: %d bytes > %d", ReasonTooLarge, len(data), in.o.MaxMessageBytes), nil
-	}
-	dev := subjectDevice(m.Subject())
-	if dev == "" {
-		return none, ReasonBadSubject + ": " + m.Subject(), nil
-	}
-	enc, err := decode(data, now)
-	switch {
-	case errors.Is(err, evidence.ErrMalformed):
-		return none, ReasonMalformed + ": " + err.Error(), nil
-	case errors.Is(err, evidence.ErrUnknownSchema):
-		return none, ReasonUnknownSchema + ": " + err.Error(), nil
-	case err != nil:
-		return none, ReasonInvalid + ": " + err.Error(), nil
-	}
-	if env := enc.Envelope; env.DeviceID != dev {
-		return none, fmt.Sprintf("%s: subject names %q, envelope says %q", ReasonSubjectMismatch, dev, env.DeviceID), nil
-	}
-	sig := m.Headers().Get(evidence.SignatureHeader)
-	for attempt := 0; attempt < 2; attempt++ {
-		key, err := in.key(ctx, dev, attempt > 0)
-		if errors.Is(err, store.ErrNotFound) {
-			return none, ReasonUnknownDevice + ": " + dev, nil
-		}
-		if errors.Is(err, errRevoked) {
-			return none, ReasonRevokedDevice + ": " + dev, nil
-		}
-		if err != nil {
-			return none, "", err
-		}
-		if evidence.Verify(key, data, sig) {
-			return enc, "", nil
-		}
-		// The device may have re-enrolled with a new key through another
-		// collector: look again once before refusing.
-	}
-	if sig == "" {
-		return none, ReasonBadSignature + ": unsigned", nil
-	}
-	return none, ReasonBadSignature + ": does not verify against the enrolled key of " + dev, nil
-}
-
 func (in *Ingester) key(ctx context.Context, dev string, refresh bool) (ed25519.PublicKey, error) {
 	if !refresh {
 		if k, ok := in.keys.Load(dev); ok {

@@ -506,3 +506,50 @@ func TestMessageStorageRefusesIsIsolatedAndDeadLettered(t *testing.T) {
 		t.Errorf("%d pending, %d unacknowledged", p, ack)
 	}
 }
+
+// Signatures are verified a batch at a time; a batch holding bad ones is
+// verified again one by one, so the good envelopes around them are
+// stored and only the bad are dead-lettered, whatever is wrong with them.
+func TestABatchWithBadSignaturesStoresTheRest(t *testing.T) {
+	r := newIdleRig(t, chtest.Database(t))
+	other := newDevice(t, "d-laptop-2")
+	r.enroll(other)
+	marshal := func(e evidence.Envelope) []byte { b, _ := json.Marshal(e); return b }
+	good := 0
+	for seq := uint64(1); seq <= 24; seq++ {
+		d := r.dev
+		if seq%3 == 0 {
+			d = other
+		}
+		e := envelope(d.id, seq, result("disk_encryption", evidence.StatusPass, t0.Add(time.Duration(seq)*time.Minute)))
+		subj := evidence.Subject(d.id, "results")
+		switch seq {
+		case 5: // signed by the other device's key
+			r.publish(subj, marshal(e), other.kp, e.MsgID())
+		case 11, 17: // a header that is not a signature
+			msg := nats.NewMsg(subj)
+			msg.Data = marshal(e)
+			msg.Header.Set(evidence.SignatureHeader, map[uint64]string{11: "not base64!", 17: "c2hvcnQ="}[seq])
+			if _, err := r.js.PublishMsg(t.Context(), msg, jetstream.WithMsgID(e.MsgID())); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			r.publishEnvelope(e, d.kp)
+			good++
+		}
+	}
+	r.in = r.run(ingest.Options{BatchSize: 100, MaxWait: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxMessageBytes: 64 << 10})
+	r.waitFor("every message", func(s ingest.Stats) bool { return s.DeadLetters == 3 && s.Results == uint64(good) })
+	if s := r.in.Stats(); s.Batches != 1 {
+		t.Logf("the messages came in %d batches, not one", s.Batches)
+	}
+	got := r.query("SELECT reason FROM dead_letters FINAL ORDER BY stream_seq")
+	for _, reason := range got {
+		if !strings.HasPrefix(reason, ingest.ReasonBadSignature+":") {
+			t.Errorf("dead letter reason %q, want a bad signature", reason)
+		}
+	}
+	if n := r.query("SELECT toString(count()) FROM results FINAL"); n[0] != fmt.Sprint(good) {
+		t.Errorf("results stored: %s, want %d", n[0], good)
+	}
+}
