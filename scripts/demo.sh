@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the evidence path end to end on this machine: a collector (embedded
 # NATS, a local ClickHouse it manages), the agent's real checks delivered
-# once, then the fleet's posture. Leaves nothing running.
+# once, the fleet's posture, and a signed auditor extract verified
+# offline. Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,3 +50,13 @@ for _ in $(seq 1 100); do
 done
 echo
 bin/fleetproof-collector posture -data-dir "$DEMO_DIR/collector"
+
+# The auditor's side: today's evidence for the controls the Linux checks
+# cover, as a signed bundle, then checked offline against the key's
+# fingerprint as an auditor would.
+TODAY=$(date -u +%Y-%m-%d)
+echo
+bin/fleetproof-collector extract -data-dir "$DEMO_DIR/collector" -controls CC6.1,CC6.6,CC6.8,CC7.1 \
+	-from "$TODAY" -to "$TODAY" -out "$DEMO_DIR/extract"
+FINGERPRINT=$(bin/fleetproof-collector extract-key -data-dir "$DEMO_DIR/collector" | head -n 1)
+bin/fleetproof-collector verify -key "$FINGERPRINT" "$DEMO_DIR/extract"
