@@ -218,6 +218,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if applied[m.Version] {
 			continue
 		}
+		// Some migrations copy what is stored into a new table (0004,
+		// 0008): minutes on a large database, so say so before.
+		began := time.Now()
+		s.log.Info("applying migration", "version", m.Version, "name", m.Name)
 		for _, st := range m.Statements {
 			if err := s.conn.Exec(ctx, ClusterStatement(st, s.cluster, s.db)); err != nil {
 				return fmt.Errorf("store: migrate %04d_%s: %w", m.Version, m.Name, err)
@@ -229,7 +233,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			m.Version, m.Name, time.Now().UTC()); err != nil {
 			return fmt.Errorf("store: migrate %04d_%s: record: %w", m.Version, m.Name, err)
 		}
-		s.log.Info("applied migration", "version", m.Version, "name", m.Name)
+		s.log.Info("applied migration", "version", m.Version, "name", m.Name, "took", time.Since(began).Round(time.Millisecond))
 	}
 	return nil
 }
