@@ -60,15 +60,11 @@ func Register(a *API, d Deps) {
 				return Errorf(http.StatusBadRequest, "stale_after=%q: want a whole number of check intervals ≥ 1", v)
 			}
 		}
-		devices, err := d.Store.Devices(r.Context())
+		rep, err := posture.Compute(r.Context(), d.Store, at, d.Catalog, posture.Options{StaleAfter: stale})
 		if err != nil {
 			return err
 		}
-		latest, err := d.Store.LatestResults(r.Context(), at)
-		if err != nil {
-			return err
-		}
-		return WriteJSON(w, posture.Build(at, devices, latest, d.Catalog, posture.Options{StaleAfter: stale}))
+		return WriteJSON(w, rep)
 	})
 
 	a.Handle("GET /api/v1/devices", Readers, func(w http.ResponseWriter, r *http.Request, _ store.Token) error {

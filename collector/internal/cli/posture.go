@@ -47,14 +47,9 @@ func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	devices, err := st.Devices(ctx)
+	rep, err := posture.Compute(ctx, st, when, cat, posture.Options{StaleAfter: stale})
 	if err != nil {
-		return fmt.Errorf("posture: %w", err)
+		return err
 	}
-	latest, err := st.LatestResults(ctx, when)
-	if err != nil {
-		return fmt.Errorf("posture: %w", err)
-	}
-	rep := posture.Build(when, devices, latest, cat, posture.Options{StaleAfter: stale})
 	return rep.Write(stdout, format)
 }

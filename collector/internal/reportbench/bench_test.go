@@ -158,21 +158,15 @@ func BenchmarkPostureAsOf(b *testing.B) {
 			var entries, pairs int
 			m := cpumeter.NewMeter(ds.Server.Pid())
 			for b.Loop() {
+				src := NewTimed(ds.Store)
 				m.Start()
-				began := time.Now()
-				devs, err := ds.Store.Devices(b.Context())
+				rep, err := posture.Compute(b.Context(), src, in.at, cat, posture.Options{StaleAfter: 3})
 				if err != nil {
 					b.Fatal(err)
 				}
-				mid := time.Now()
-				l, err := ds.Store.LatestResults(b.Context(), in.at)
-				if err != nil {
-					b.Fatal(err)
-				}
-				devices, latest = devices+mid.Sub(began), latest+time.Since(mid)
-				rep := posture.Build(in.at, devs, l, cat, posture.Options{StaleAfter: 3})
 				m.Stop()
-				entries, pairs = len(rep.Entries), len(l)
+				devices, latest = devices+src.Spent["Devices"], latest+src.Spent["LatestResults"]
+				entries, pairs = len(rep.Entries), src.Pairs
 			}
 			reportCores(b, m)
 			n := float64(b.N)

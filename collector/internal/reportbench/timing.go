@@ -25,6 +25,8 @@ type Timed struct {
 	// the rows it passed to it.
 	RowsFn time.Duration
 	Rows   int64
+	// Pairs is how many entries LatestResults returned last.
+	Pairs int
 }
 
 // NewTimed wraps st.
@@ -53,7 +55,11 @@ func (t *Timed) ComplianceDays(ctx context.Context, checks []string, from, to ti
 
 func (t *Timed) LatestResults(ctx context.Context, at time.Time) ([]store.Latest, error) {
 	defer t.add("LatestResults", time.Now())
-	return t.Store.LatestResults(ctx, at)
+	l, err := t.Store.LatestResults(ctx, at)
+	t.mu.Lock()
+	t.Pairs = len(l)
+	t.mu.Unlock()
+	return l, err
 }
 
 func (t *Timed) EachResult(ctx context.Context, checks, devices []string, from, to time.Time, fn func(store.ResultRow) error) error {
