@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/fleetproof/fleetproof/collector/internal/sigbatch"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/evidence"
 )
@@ -177,10 +178,24 @@ func validate(req *evidence.EnrollRequest) error {
 		return fmt.Errorf("device_id %q is not valid (letters, digits, '-' and '_', up to 128)", req.DeviceID)
 	case !nkeys.IsValidPublicUserKey(req.PublicKey):
 		return fmt.Errorf("public_key is not a NATS user public key")
+	case !usableKey(req.PublicKey):
+		return fmt.Errorf("public_key is not a usable ed25519 key (not a curve point, or of small order)")
 	case req.Host.OS == "":
 		return errors.New("host.os is required")
 	}
 	return nil
+}
+
+// usableKey reports whether a user nkey's 32 bytes are an ed25519 key
+// anything could verify under: nkeys checks the encoding and refuses
+// small-order points, not that the bytes are a point of the curve.
+func usableKey(nkey string) bool {
+	raw, err := nkeys.Decode(nkeys.PrefixByteUser, []byte(nkey))
+	if err != nil {
+		return false
+	}
+	_, err = sigbatch.ParseKey(raw)
+	return err == nil
 }
 
 func (h *Handler) log() *slog.Logger {

@@ -18,6 +18,7 @@ import (
 	"github.com/fleetproof/fleetproof/collector/internal/chserver"
 	"github.com/fleetproof/fleetproof/collector/internal/chtest"
 	"github.com/fleetproof/fleetproof/collector/internal/enroll"
+	"github.com/fleetproof/fleetproof/collector/internal/sigbatch"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 	"github.com/fleetproof/fleetproof/evidence"
 )
@@ -138,6 +139,8 @@ func TestEnrollRefusesBadRequests(t *testing.T) {
 		{"not json", "{", 400, "malformed"},
 		{"device id with a subject wildcard", mut(func(r *evidence.EnrollRequest) { r.DeviceID = "a.>" }), 400, "device_id"},
 		{"not a user nkey", mut(func(r *evidence.EnrollRequest) { r.PublicKey = "AB12" }), 400, "public_key"},
+		{"a key of small order", mut(func(r *evidence.EnrollRequest) { r.PublicKey = userNKey(t, []byte{1}) }), 400, "public_key"},
+		{"a key that is no curve point", mut(func(r *evidence.EnrollRequest) { r.PublicKey = notAPointKey(t) }), 400, "not a usable ed25519 key"},
 		{"unknown schema", mut(func(r *evidence.EnrollRequest) { r.Schema = 7 }), 400, "schema"},
 		{"no os", mut(func(r *evidence.EnrollRequest) { r.Host.OS = "" }), 400, "host.os"},
 		{"oversized body", `{"secret":"` + strings.Repeat("x", 100<<10) + `"}`, 400, "malformed"},
@@ -177,4 +180,32 @@ func TestEnrollWithClickHouseDownAsksTheAgentToRetry(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "retry") {
 		t.Errorf("got %d %s, want 503 asking to retry", rec.Code, rec.Body)
 	}
+}
+
+// userNKey is the user nkey of the 32 bytes that begin with prefix and
+// are otherwise zero ({1}: the curve's neutral element).
+func userNKey(t *testing.T, prefix []byte) string {
+	t.Helper()
+	raw := make([]byte, 32)
+	copy(raw, prefix)
+	k, err := nkeys.Encode(nkeys.PrefixByteUser, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(k)
+}
+
+// notAPointKey is a well-formed user nkey whose 32 bytes decode to no
+// point of the curve (y = 2, 3, ...: about half of all y are not).
+func notAPointKey(t *testing.T) string {
+	t.Helper()
+	for y := 2; y < 1000; y++ {
+		k := userNKey(t, []byte{byte(y), byte(y >> 8)})
+		raw, _ := nkeys.Decode(nkeys.PrefixByteUser, []byte(k))
+		if _, err := sigbatch.ParseKey(raw); err != nil && nkeys.IsValidPublicUserKey(k) {
+			return k
+		}
+	}
+	t.Fatal("no small y is off the curve")
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha512"
+	"errors"
 	"fmt"
 
 	"filippo.io/edwards25519"
@@ -16,7 +17,10 @@ type Key struct {
 }
 
 // ParseKey decodes an ed25519 public key, failing where crypto/ed25519
-// would refuse every signature under it.
+// would refuse every signature under it, and for a point of small order:
+// under such a key anyone can make signatures that verify, since its
+// discrete logarithm is one of eight values. (nkeys refuses the
+// small-order encodings too, so enrollment never accepts one.)
 func ParseKey(pub ed25519.PublicKey) (*Key, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("sigbatch: public key of %d bytes", len(pub))
@@ -24,6 +28,9 @@ func ParseKey(pub ed25519.PublicKey) (*Key, error) {
 	p, err := new(edwards25519.Point).SetBytes(pub)
 	if err != nil {
 		return nil, fmt.Errorf("sigbatch: public key: %w", err)
+	}
+	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return nil, errors.New("sigbatch: public key is a point of small order")
 	}
 	return &Key{pub: pub, point: p}, nil
 }

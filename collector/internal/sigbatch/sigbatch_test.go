@@ -130,7 +130,14 @@ func TestAgreesWithTheStandardLibrary(t *testing.T) {
 }
 
 func TestParseKeyRefusesWhatIsNotAKey(t *testing.T) {
-	for _, pub := range [][]byte{nil, make([]byte, 31), notAPoint(t)} {
+	identity := make([]byte, 32)
+	identity[0] = 1 // y = 1: the neutral element, of order 1
+	order2 := make([]byte, 32)
+	order2[0], order2[31] = 0xec, 0x7f // y = -1 (p-1): order 2
+	for i := 1; i < 31; i++ {
+		order2[i] = 0xff
+	}
+	for _, pub := range [][]byte{nil, make([]byte, 31), notAPoint(t), identity, order2} {
 		if _, err := sigbatch.ParseKey(pub); err == nil {
 			t.Errorf("ParseKey(%x) succeeds", pub)
 		}
