@@ -204,6 +204,19 @@ func (r *rig) pending() (uint64, int) {
 	return info.NumPending, info.NumAckPending
 }
 
+// drained is pending once the server has applied the acks sent so far:
+// it applies them from a queue of its own, so the counts are read until
+// nothing is awaiting an ack, or for 5 s.
+func (r *rig) drained() (uint64, int) {
+	r.t.Helper()
+	p, ack := r.pending()
+	for deadline := time.Now().Add(5 * time.Second); ack != 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		p, ack = r.pending()
+	}
+	return p, ack
+}
+
 func (r *rig) query(q string) []string {
 	r.t.Helper()
 	rows, err := r.st.Conn().Query(context.Background(), q)
@@ -253,7 +266,7 @@ func TestIngestStoresSignedEnvelopesExactlyAndAcks(t *testing.T) {
 	if got := r.query("SELECT device_id, toString(dropped), reason FROM gaps FINAL"); len(got) != 1 || got[0] != "d-laptop-1|4|spool full" {
 		t.Errorf("gaps: %q", got)
 	}
-	if p, ack := r.pending(); p != 0 || ack != 0 {
+	if p, ack := r.drained(); p != 0 || ack != 0 {
 		t.Errorf("after ingest: %d pending, %d unacknowledged", p, ack)
 	}
 }
@@ -334,13 +347,7 @@ func TestStoppingStoresWhatWasFetched(t *testing.T) {
 	if s.Retries != 0 || s.DeadLetters != 0 {
 		t.Fatalf("stats %+v", s)
 	}
-	// The server applies acks from a queue of its own, after Run has
-	// sent them: wait for the count to settle rather than read it once.
-	p, ack := r.pending()
-	for deadline := time.Now().Add(5 * time.Second); ack != 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-		p, ack = r.pending()
-	}
+	p, ack := r.drained()
 	if ack != 0 {
 		t.Errorf("after stopping: %d messages fetched but not acknowledged", ack)
 	}
@@ -436,7 +443,7 @@ func TestBadInputIsDeadLetteredWithItsReason(t *testing.T) {
 			t.Errorf("%s: dead letter %q, want reason %s", c.name, got[i], c.reason)
 		}
 	}
-	if p, ack := r.pending(); p != 0 || ack != 0 {
+	if p, ack := r.drained(); p != 0 || ack != 0 {
 		t.Errorf("bad input was not acknowledged: %d pending, %d unacknowledged", p, ack)
 	}
 	if got := r.query("SELECT toString(count()) FROM results FINAL"); got[0] != "1" {
@@ -481,7 +488,7 @@ func TestClickHouseOutageKeepsMessagesInJetStreamUntilItReturns(t *testing.T) {
 	if got := r.query("SELECT toString(count()) FROM results FINAL"); got[0] != "6" {
 		t.Errorf("results after recovery: %s, want 6", got[0])
 	}
-	if p, ack := r.pending(); p != 0 || ack != 0 {
+	if p, ack := r.drained(); p != 0 || ack != 0 {
 		t.Errorf("after recovery: %d pending, %d unacknowledged", p, ack)
 	}
 }
@@ -508,7 +515,7 @@ func TestMessageStorageRefusesIsIsolatedAndDeadLettered(t *testing.T) {
 	if got := r.query("SELECT toString(count()) FROM results FINAL WHERE check_id != 'poison'"); got[0] != "2" {
 		t.Errorf("results: %s, want the 2 good ones", got[0])
 	}
-	if p, ack := r.pending(); p != 0 || ack != 0 {
+	if p, ack := r.drained(); p != 0 || ack != 0 {
 		t.Errorf("%d pending, %d unacknowledged", p, ack)
 	}
 }
