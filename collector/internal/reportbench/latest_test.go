@@ -6,48 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/fleetproof/fleetproof/collector/internal/cpumeter"
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 )
 
-// fullScanLatest is LatestResults as it was before it read the rollup:
-// argMax over every result up to the instant, the definition the new
-// query must keep to. BenchmarkPostureFullScan times it as the "before".
-const fullScanLatest = `
-	SELECT device_id, check_id,
-	       toString(argMax(status, t)) AS st,
-	       max(observed_at) AS last,
-	       argMax(reason, t) AS rsn,
-	       argMax(error, t) AS err,
-	       argMax(rows, t) AS rws
-	FROM (
-	    SELECT device_id, check_id, status, observed_at, reason, error, rows,
-	           toUInt64(observed_at) * 1000000000 + observed_ns AS t
-	    FROM results
-	    WHERE observed_at <= toDateTime(?)
-	      AND toUInt64(observed_at) * 1000000000 + observed_ns <= ?
-	)
-	GROUP BY device_id, check_id
-	ORDER BY check_id, device_id`
-
-func fullScan(tb testing.TB, conn driver.Conn, at time.Time) []store.Latest {
+// fullScan is store.LatestResultsFullScan, the definition LatestResults
+// keeps to; BenchmarkPostureFullScan times it as the "before".
+func fullScan(tb testing.TB, st *store.Store, at time.Time) []store.Latest {
 	tb.Helper()
-	rows, err := conn.Query(tb.Context(), fullScanLatest, at.UTC().Unix(), uint64(max(at.UnixNano(), 0)))
+	out, err := st.LatestResultsFullScan(tb.Context(), at)
 	if err != nil {
-		tb.Fatal(err)
-	}
-	defer rows.Close()
-	var out []store.Latest
-	for rows.Next() {
-		var l store.Latest
-		if err := rows.Scan(&l.DeviceID, &l.CheckID, &l.Status, &l.ObservedAt, &l.Reason, &l.Error, &l.Rows); err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
 		tb.Fatal(err)
 	}
 	return out
@@ -102,7 +70,7 @@ func TestLatestResultsMatchFullScanOnLargeFleet(t *testing.T) {
 		}
 		took := time.Since(began)
 		began = time.Now()
-		want := fullScan(t, ds.Store.Conn(), at)
+		want := fullScan(t, ds.Store, at)
 		t.Logf("as of %s: %d pairs; LatestResults %s, full scan %s", at.Format(time.RFC3339Nano), len(want),
 			took.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 		if i := firstDifference(got, want); i >= 0 {
@@ -144,7 +112,7 @@ func BenchmarkPostureFullScan(b *testing.B) {
 			var n int
 			for b.Loop() {
 				m.Start()
-				n = len(fullScan(b, ds.Store.Conn(), in.at))
+				n = len(fullScan(b, ds.Store, in.at))
 				m.Stop()
 			}
 			reportCores(b, m)

@@ -14,45 +14,11 @@ import (
 	"github.com/fleetproof/fleetproof/collector/internal/store"
 )
 
-// FullScanLatest is what LatestResults computed before it used the daily
-// rollup: argMax over every result up to the instant. It is the
-// definition LatestResults must keep to, so the tests compare with it.
-const FullScanLatest = `
-	SELECT device_id, check_id,
-	       toString(argMax(status, t)) AS st,
-	       max(observed_at) AS last,
-	       argMax(reason, t) AS rsn,
-	       argMax(error, t) AS err,
-	       argMax(rows, t) AS rws
-	FROM (
-	    SELECT device_id, check_id, status, observed_at, reason, error, rows,
-	           toUInt64(observed_at) * 1000000000 + observed_ns AS t
-	    FROM results
-	    WHERE observed_at <= toDateTime(?)
-	      AND toUInt64(observed_at) * 1000000000 + observed_ns <= ?
-	)
-	GROUP BY device_id, check_id
-	ORDER BY check_id, device_id`
-
-func fullScanLatest(t *testing.T, conn driver.Conn, at time.Time) []store.Latest {
+// fullScanLatest is the definition LatestResults must keep to.
+func fullScanLatest(t *testing.T, s *store.Store, at time.Time) []store.Latest {
 	t.Helper()
-	if at.Unix() < 0 {
-		return nil
-	}
-	rows, err := conn.Query(t.Context(), FullScanLatest, at.UTC().Unix(), uint64(max(at.UnixNano(), 0)))
+	out, err := s.LatestResultsFullScan(t.Context(), at)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []store.Latest
-	for rows.Next() {
-		var l store.Latest
-		if err := rows.Scan(&l.DeviceID, &l.CheckID, &l.Status, &l.ObservedAt, &l.Reason, &l.Error, &l.Rows); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -226,7 +192,7 @@ func TestLatestResultsMatchesFullScan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := fullScanLatest(t, s.Conn(), at)
+			want := fullScanLatest(t, s, at)
 			if !equalLatest(got, want) {
 				t.Errorf("as of %s (every pair's rollup and every device above %d silent): LatestResults differs from the full scan:\n got %v\nwant %v",
 					at.Format(time.RFC3339Nano), scanAbove, got, want)
@@ -259,7 +225,7 @@ func TestLatestResultsDuringRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fullScanLatest(t, s.Conn(), at)
+	want := fullScanLatest(t, s, at)
 	if len(want) != 1 || want[0].DeviceID != "dev-b" || want[0].Reason != "kept" {
 		t.Fatalf("the full scan finds %v; the test expects only dev-b's March pass", want)
 	}

@@ -95,7 +95,6 @@ FROM (
     FROM results_by_time
     WHERE observed_at >= toDateTime(1741941000) AND observed_at < toDateTime(1741948201)
       AND toUInt64(observed_at) * 1000000000 + observed_ns <= 1741948200000000000
-      AND (1 = 1 OR has([''], device_id))
 )
 GROUP BY device_id, check_id;
 
@@ -113,7 +112,7 @@ FROM (
     FROM results_by_time
     WHERE observed_at >= toDateTime(1741858200) AND observed_at < toDateTime(1741941000)
       AND toUInt64(observed_at) * 1000000000 + observed_ns <= 1741948200000000000
-      AND (0 = 1 OR has(['dev-b'], device_id))
+      AND device_id IN ('dev-b')
 )
 GROUP BY device_id, check_id;
 
@@ -171,3 +170,21 @@ FROM (
       AND (device_id, check_id, observed_at) IN (('dev-a', 'disk_encryption', 1741950000), ('dev-b', 'firewall', 1741944600))
 )
 GROUP BY device_id, check_id;
+
+-- LatestResultsFullScan as of 2025-03-14 10:30:00 UTC: the definition
+-- LatestResults keeps to, over every result up to the instant.
+SELECT device_id, check_id,
+       toString(argMax(status, t)) AS st,
+       max(observed_at) AS last,
+       argMax(reason, t) AS rsn,
+       argMax(error, t) AS err,
+       argMax(rows, t) AS rws
+FROM (
+    SELECT device_id, check_id, status, observed_at, reason, error, rows,
+           toUInt64(observed_at) * 1000000000 + observed_ns AS t
+    FROM results
+    WHERE observed_at <= toDateTime(1741948200)
+      AND toUInt64(observed_at) * 1000000000 + observed_ns <= 1741948200000000000
+)
+GROUP BY device_id, check_id
+ORDER BY check_id, device_id;

@@ -7,7 +7,14 @@
 -- per device in the rollup) ...
 SELECT device_id, count()
 FROM results_daily
-WHERE check_id IN ('disk_encryption', 'firewall') AND day >= toDate('2025-03-01') AND day < toDate('2025-04-01') AND (1 = 1 OR has([''], device_id))
+WHERE check_id IN ('disk_encryption', 'firewall') AND day >= toDate('2025-03-01') AND day < toDate('2025-04-01')
+GROUP BY device_id
+ORDER BY device_id;
+
+-- (of the sampled devices only, when there is a sample)
+SELECT device_id, count()
+FROM results_daily
+WHERE check_id IN ('disk_encryption', 'firewall') AND day >= toDate('2025-03-01') AND day < toDate('2025-04-01') AND device_id IN ('dev-b')
 GROUP BY device_id
 ORDER BY device_id;
 
