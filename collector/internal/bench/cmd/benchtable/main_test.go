@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/fleetproof/fleetproof/collector/internal/benchfmt"
 )
 
 const sample = `goos: linux
@@ -15,25 +17,12 @@ BenchmarkRawClickHouseInsert/inserters=2-2   1643736   2184 ns/op   200000 rows/
 PASS
 `
 
-func TestParseLine(t *testing.T) {
-	r, ok := parseLine("BenchmarkEndToEnd/ingest/batch=500/wait=100ms/ingesters=2-2   4   262.9 RSS-MB   125580 results/s")
-	if !ok || r.name != "BenchmarkEndToEnd/ingest/batch=500/wait=100ms/ingesters=2" || r.procs != 2 ||
-		r.metrics["results/s"] != 125580 || r.metrics["RSS-MB"] != 262.9 {
-		t.Fatalf("%+v %v", r, ok)
-	}
-	for _, bad := range []string{"BenchmarkX", "BenchmarkX-2 --- FAIL", "ok  pkg 1.0s", "BenchmarkX-2 3 12 ns/op extra"} {
-		if _, ok := parseLine(bad); ok {
-			t.Errorf("parsed %q", bad)
-		}
-	}
-}
-
 // The lower ceiling here is ClickHouse (its better setting, 200,000 <
 // 64,923 x 20); the best
 // ingest setting reaches 62.8% of it and 125,580 results/s: both met.
 func TestTableJudgesBestSettingAgainstLowerCeiling(t *testing.T) {
 	var echo strings.Builder
-	rs, failed, err := read(strings.NewReader(sample), &echo)
+	rs, failed, err := benchfmt.Read(strings.NewReader(sample), &echo, nil)
 	if err != nil || failed || len(rs) != 6 || echo.String() != sample {
 		t.Fatalf("read: %d results, failed %v, err %v", len(rs), failed, err)
 	}
@@ -52,7 +41,7 @@ func TestTableJudgesBestSettingAgainstLowerCeiling(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, got)
 		}
 	}
-	if _, failed, _ := read(strings.NewReader("--- FAIL: BenchmarkX\n"), &echo); !failed {
+	if _, failed, _ := benchfmt.Read(strings.NewReader("--- FAIL: BenchmarkX\n"), &echo, nil); !failed {
 		t.Error("a FAIL line was not noticed")
 	}
 }

@@ -9,49 +9,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/fleetproof/fleetproof/collector/internal/benchfmt"
 )
-
-// result is one benchmark line: its name without the -GOMAXPROCS suffix,
-// and its metrics by unit.
-type result struct {
-	name    string
-	procs   int
-	metrics map[string]float64
-}
-
-var procsSuffix = regexp.MustCompile(`-(\d+)$`)
-
-// parseLine reads "BenchmarkName-2  N  v unit  v unit ...".
-func parseLine(line string) (result, bool) {
-	f := strings.Fields(line)
-	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
-		return result{}, false
-	}
-	if _, err := strconv.Atoi(f[1]); err != nil {
-		return result{}, false
-	}
-	r := result{name: f[0], metrics: map[string]float64{}}
-	if m := procsSuffix.FindStringSubmatch(f[0]); m != nil {
-		r.name = strings.TrimSuffix(f[0], m[0])
-		r.procs, _ = strconv.Atoi(m[1])
-	}
-	for i := 2; i+1 < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i], 64)
-		if err != nil {
-			return result{}, false
-		}
-		r.metrics[f[i+1]] = v
-	}
-	return r, true
-}
 
 // equivalence is the large-data proof that LatestResults answers as the
 // full scan: "PASS", "FAIL", "SKIP" or "" when it did not run.
@@ -77,61 +42,17 @@ func main() {
 	}
 }
 
-// read echoes in to echo while collecting results; failed reports a FAIL
-// or panic line.
-func read(in io.Reader, echo io.Writer) (results []result, failed bool, err error) {
+// read is benchfmt.Read, noting on the way how the equivalence test
+// ended.
+func read(in io.Reader, echo io.Writer) ([]benchfmt.Result, bool, error) {
 	equivalence = ""
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Fprintln(echo, line)
-		if r, ok := parseLine(line); ok {
-			results = append(results, r)
-		}
+	return benchfmt.Read(in, echo, func(line string) {
 		for _, v := range []string{"PASS", "FAIL", "SKIP"} {
 			if strings.HasPrefix(strings.TrimSpace(line), "--- "+v+": "+equivalenceTest) {
 				equivalence = v
 			}
 		}
-		if strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "--- FAIL") || strings.HasPrefix(line, "panic:") {
-			failed = true
-		}
-	}
-	return results, failed, sc.Err()
-}
-
-func find(rs []result, name string) (result, bool) {
-	for _, r := range rs {
-		if r.name == name {
-			return r, true
-		}
-	}
-	return result{}, false
-}
-
-// num formats with thousands separators.
-func num(v float64) string {
-	neg := v < 0
-	s := strconv.FormatInt(int64(abs(v)+0.5), 10)
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
+	})
 }
 
 // dur formats seconds for people: 412 ms, 3.27 s, 4 m 05 s.
@@ -144,13 +65,6 @@ func dur(s float64) string {
 	default:
 		return fmt.Sprintf("%d m %02d s", int(s)/60, int(s)%60)
 	}
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT MET"
 }
 
 // busyOther is how much CPU other processes may take (in cores, while a
@@ -184,35 +98,35 @@ var targets = []target{
 
 func postureDetail(m map[string]float64) string {
 	return fmt.Sprintf("LatestResults %s, Devices %s; %s pairs, %s entries",
-		dur(m["latest-ms"]/1000), dur(m["devices-ms"]/1000), num(m["pairs"]), num(m["entries"]))
+		dur(m["latest-ms"]/1000), dur(m["devices-ms"]/1000), benchfmt.Num(m["pairs"]), benchfmt.Num(m["entries"]))
 }
 
 func complianceDetail(m map[string]float64) string {
 	return fmt.Sprintf("rollup read %s; %s devices, %s device-days",
-		dur(m["rollup-ms"]/1000), num(m["devices"]), num(m["device-days"]))
+		dur(m["rollup-ms"]/1000), benchfmt.Num(m["devices"]), benchfmt.Num(m["device-days"]))
 }
 
 func extractDetail(m map[string]float64) string {
-	return fmt.Sprintf("%s rows, %s MB written", num(m["rows"]), num(m["MB"]))
+	return fmt.Sprintf("%s rows, %s MB written", benchfmt.Num(m["rows"]), benchfmt.Num(m["MB"]))
 }
 
-func table(w io.Writer, rs []result) {
+func table(w io.Writer, rs []benchfmt.Result) {
 	fmt.Fprintln(w, "== Fleetproof reports on a large fleet (ClickHouse 18.16, dedicated server) ==")
 	days := 90 // the issue's period, unless the data set says otherwise
-	if ds, ok := find(rs, "BenchmarkDataset"); ok && ds.metrics["days"] > 0 {
-		days = int(ds.metrics["days"])
+	if ds, ok := benchfmt.Find(rs, "BenchmarkDataset"); ok && ds.Metrics["days"] > 0 {
+		days = int(ds.Metrics["days"])
 	}
-	if ds, ok := find(rs, "BenchmarkDataset"); ok {
-		m := ds.metrics
+	if ds, ok := benchfmt.Find(rs, "BenchmarkDataset"); ok {
+		m := ds.Metrics
 		full := m["devices"] == 10_000 && m["checks"] == 20 && m["days"] == 90
 		scale := "the issue's full scale"
 		if !full {
 			scale = "SCALED DOWN from 10,000 x 20 x 90"
 		}
 		fmt.Fprintf(w, "Data set: %s devices x %s checks x %s days of hourly results (%s)\n",
-			num(m["devices"]), num(m["checks"]), num(m["days"]), scale)
+			benchfmt.Num(m["devices"]), benchfmt.Num(m["checks"]), benchfmt.Num(m["days"]), scale)
 		fmt.Fprintf(w, "  %s results (%s rollup rows); results %s MB on disk (%s MB uncompressed), rollup %s MB; data dir %s MB\n",
-			num(m["rows"]), num(m["rollup-rows"]), num(m["results-MB"]), num(m["results-raw-MB"]), num(m["rollup-MB"]), num(m["disk-MB"]))
+			benchfmt.Num(m["rows"]), benchfmt.Num(m["rollup-rows"]), benchfmt.Num(m["results-MB"]), benchfmt.Num(m["results-raw-MB"]), benchfmt.Num(m["rollup-MB"]), benchfmt.Num(m["disk-MB"]))
 		cached := ""
 		if m["cached"] == 1 {
 			cached = " (when it was seeded; this run reused the cached data set)"
@@ -225,17 +139,17 @@ func table(w io.Writer, rs []result) {
 	fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6s %6s %6s  %s\n", "", "", "", "", "cores", "cores", "cores", "")
 	busy := 0.0
 	for _, t := range targets {
-		r, ok := find(rs, t.bench)
+		r, ok := benchfmt.Find(rs, t.bench)
 		if !ok {
 			fmt.Fprintf(w, "  %-46s %10s %9s %-8s\n", t.name(days), "-", "< "+dur(t.limit), "not run")
 			continue
 		}
-		m := r.metrics
+		m := r.Metrics
 		s := m["ns/op"] / 1e9
 		label, detail := t.name(days), t.detail(m)
 		if strings.HasPrefix(t.bench, "BenchmarkPostureAsOf/") {
-			if fs, ok := find(rs, strings.Replace(t.bench, "AsOf", "FullScan", 1)); ok {
-				detail += fmt.Sprintf("; before (full scan): %s", dur(fs.metrics["ns/op"]/1e9))
+			if fs, ok := benchfmt.Find(rs, strings.Replace(t.bench, "AsOf", "FullScan", 1)); ok {
+				detail += fmt.Sprintf("; before (full scan): %s", dur(fs.Metrics["ns/op"]/1e9))
 			}
 		}
 		days, period := m["extract-days"], m["period-days"]
@@ -243,15 +157,15 @@ func table(w io.Writer, rs []result) {
 		if partial {
 			label = fmt.Sprintf("extract, %.0f of %.0f days, one control", days, period)
 		}
-		fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6.2f %6.2f %6.2f  %s\n", label, dur(s), "< "+dur(t.limit), verdict(s < t.limit),
+		fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6.2f %6.2f %6.2f  %s\n", label, dur(s), "< "+dur(t.limit), benchfmt.Verdict(s < t.limit),
 			m["go-cores"], m["clickhouse-cores"], m["other-cores"], detail)
 		if partial {
 			// Every phase that matters streams rows (read, CSV, sheet XML,
 			// deflate, SHA-256), and both big files grow with the days.
 			p := s * period / days
 			fmt.Fprintf(w, "  %-46s %10s %9s %-8s %6s %6s %6s  %s\n", fmt.Sprintf("extract, %.0f days (projected from the above)", period),
-				"~"+dur(p), "< "+dur(t.limit), verdict(p < t.limit), "", "", "",
-				fmt.Sprintf("%s results in the period", num(m["period-evidence-rows"])))
+				"~"+dur(p), "< "+dur(t.limit), benchfmt.Verdict(p < t.limit), "", "", "",
+				fmt.Sprintf("%s results in the period", benchfmt.Num(m["period-evidence-rows"])))
 		}
 		busy = max(busy, m["other-cores"])
 	}
@@ -263,13 +177,13 @@ func table(w io.Writer, rs []result) {
 	default:
 		fmt.Fprintln(w, "  LatestResults = the full scan on this data set: not checked in this run (REPORTBENCH=1 -run LargeFleet)")
 	}
-	if ex, ok := find(rs, "BenchmarkExtract/control=CC6.1"); ok {
-		extractPhases(w, ex.metrics)
+	if ex, ok := benchfmt.Find(rs, "BenchmarkExtract/control=CC6.1"); ok {
+		extractPhases(w, ex.Metrics)
 	}
-	if sc, ok := find(rs, "BenchmarkEvidenceScan/control=CC6.1"); ok {
-		m := sc.metrics
+	if sc, ok := benchfmt.Find(rs, "BenchmarkEvidenceScan/control=CC6.1"); ok {
+		m := sc.Metrics
 		fmt.Fprintf(w, "  the evidence read alone (store.EachResult, whole period, no files): %s for %s rows, %s rows/s\n",
-			dur(m["ns/op"]/1e9), num(m["rows"]), num(m["rows/s"]))
+			dur(m["ns/op"]/1e9), benchfmt.Num(m["rows"]), benchfmt.Num(m["rows/s"]))
 	}
 	if busy > busyOther {
 		fmt.Fprintf(w, "  WARNING: other processes used up to %.2f cores while a figure was measured; the figures are\n"+
@@ -300,12 +214,12 @@ func extractPhases(w io.Writer, m map[string]float64) {
 		switch p.name {
 		case "evidence":
 			note = fmt.Sprintf("(the sample's results: waiting for rows %s, writing CSV + worksheet %s; %s rows, CSV %s MB)",
-				dur(m["evidence-read-s"]), dur(m["evidence-write-s"]), num(m["evidence-rows"]), num(m["evidence-MB"]))
+				dur(m["evidence-read-s"]), dur(m["evidence-write-s"]), benchfmt.Num(m["evidence-rows"]), benchfmt.Num(m["evidence-MB"]))
 		case "evidence_daily":
 			note = fmt.Sprintf("(every device's days from the rollup: read %s; %s rows; of %s results in the period)",
-				dur(m["daily-read-s"]), num(m["daily-rows"]), num(m["period-evidence-rows"]))
+				dur(m["daily-read-s"]), benchfmt.Num(m["daily-rows"]), benchfmt.Num(m["period-evidence-rows"]))
 		case "evidence_workbook", "workbook":
-			note = fmt.Sprintf("(saving evidence.xlsx, %s MB)", num(m["xlsx-MB"]))
+			note = fmt.Sprintf("(saving evidence.xlsx, %s MB)", benchfmt.Num(m["xlsx-MB"]))
 		case "compliance":
 			note = fmt.Sprintf("(of it the rollup read %s)", dur(m["rollup-s"]))
 		case "sign":

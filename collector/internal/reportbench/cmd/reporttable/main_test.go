@@ -16,18 +16,6 @@ BenchmarkPostureFullScan/end-2   1   16048746360 ns/op   200000 pairs
 PASS
 `
 
-func TestParseLine(t *testing.T) {
-	r, ok := parseLine("BenchmarkPostureAsOf/end-2   5   4348155540 ns/op   4065 latest-ms")
-	if !ok || r.name != "BenchmarkPostureAsOf/end" || r.procs != 2 || r.metrics["latest-ms"] != 4065 {
-		t.Fatalf("%+v %v", r, ok)
-	}
-	for _, bad := range []string{"BenchmarkX", "BenchmarkX-2 --- FAIL", "ok  pkg 1.0s", "BenchmarkX-2 3 12 ns/op extra"} {
-		if _, ok := parseLine(bad); ok {
-			t.Errorf("parsed %q", bad)
-		}
-	}
-}
-
 func TestTableJudgesEachFigureAgainstItsTarget(t *testing.T) {
 	var echo strings.Builder
 	rs, failed, err := read(strings.NewReader(sample), &echo)
