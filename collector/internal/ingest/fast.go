@@ -59,11 +59,7 @@ func decodeFast(data []byte) (store.EncodedEnvelope, bool) {
 		default:
 			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return p.ok
+		return once(&seen, bit) && p.ok
 	})
 	if !ok || p.i != len(p.s) {
 		return store.EncodedEnvelope{}, false
@@ -289,11 +285,7 @@ func (p *parser) results(env *evidence.Envelope, rows *[]string) bool {
 			default:
 				return false
 			}
-			if seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			return p.ok
+			return once(&seen, bit) && p.ok
 		})
 		if !ok {
 			return false
@@ -336,11 +328,7 @@ func (p *parser) heartbeat(h *evidence.Heartbeat) bool {
 		default:
 			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return p.ok
+		return once(&seen, bit) && p.ok
 	})
 }
 
@@ -367,15 +355,21 @@ func (p *parser) gaps(gaps *[]evidence.Gap) bool {
 			default:
 				return false
 			}
-			if seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			return p.ok
+			return once(&seen, bit) && p.ok
 		})
 		out = append(out, g)
 		return ok
 	})
 	*gaps = out
 	return ok
+}
+
+// once records bit in *seen and reports whether it was not there yet:
+// each key may appear once in an object.
+func once(seen *uint, bit uint) bool {
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
 }
