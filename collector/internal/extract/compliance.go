@@ -24,11 +24,7 @@ var periodHeader = []string{"period_status", "days_in_scope", "compliant_days", 
 // not ended: days after it have not happened and are not counted as
 // without evidence.
 func (w *writer) periodCompliance(ctx context.Context, p *population, set *exceptionSet, now time.Time) (map[DeviceCheck][]string, []controlSummary, error) {
-	ids := make([]string, len(w.checks))
-	for i, c := range w.checks {
-		ids[i] = c.ID
-	}
-	days, err := w.src.ComplianceDays(ctx, ids, w.start, w.end)
+	days, err := w.src.ComplianceDays(ctx, w.checkIDs(), w.start, w.end)
 	if err != nil {
 		return nil, nil, fmt.Errorf("extract: compliance: %w", err)
 	}
